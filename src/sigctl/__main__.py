@@ -1,0 +1,3 @@
+from sigctl.cli import main
+
+main()

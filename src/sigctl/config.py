@@ -1,0 +1,137 @@
+"""Typed settings for training and sampling.
+
+Every hyperparameter lives here with the paper's default. Presets are YAML files in
+``sigctl/presets``: a preset and an optional user config file are deep-merged over these
+defaults, and the resolved settings are written next to every run.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sigctl.errors import SettingsError
+
+PaddingMode = Literal["zero", "replicate", "circular"]
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PyramidSettings(_Settings):
+    max_size: int = Field(250, ge=16, le=4096, description="Longer side of the finest scale, px; larger images are downscaled.")
+    min_size: int = Field(25, ge=8, le=1024, description="Shorter side of the coarsest scale, px.")
+    target_scale_factor: float = Field(
+        4 / 3, gt=1.0, le=4.0, description="Wanted size ratio between neighbouring scales; the number of scales is chosen to come closest."
+    )
+
+
+class NetworkSettings(_Settings):
+    base_channels: int = Field(32, ge=1, description="Feature channels at the coarsest scale.")
+    max_channels: int = Field(128, ge=1, description="Cap on feature channels.")
+    channel_doubling_interval: int = Field(4, ge=1, description="Channels double every this many scales.")
+    num_blocks: int = Field(5, ge=2, description="Conv3x3 blocks per network (the last is the output conv).")
+    kernel_size: int = Field(3, ge=1, description="Convolution kernel size, px (odd).")
+    leaky_relu_slope: float = Field(0.2, ge=0.0, lt=1.0, description="Negative slope of LeakyReLU.")
+    padding_mode: PaddingMode = Field(
+        "zero", description="How the generator input is padded once before its unpadded convolutions (seed 003 compares them)."
+    )
+
+    def channels_at(self, scale: int) -> int:
+        """Feature channels of the networks at pyramid scale ``scale`` (0 = coarsest)."""
+        return min(self.base_channels * 2 ** (scale // self.channel_doubling_interval), self.max_channels)
+
+
+class OptimizerSettings(_Settings):
+    iterations_per_scale: int = Field(2000, ge=1, description="Training iterations per scale.")
+    generator_lr: float = Field(5e-4, gt=0, description="Adam learning rate of the generators.")
+    discriminator_lr: float = Field(5e-4, gt=0, description="Adam learning rate of the discriminators.")
+    betas: tuple[float, float] = Field((0.5, 0.999), description="Adam betas.")
+    lr_decay_at: float = Field(0.8, gt=0, le=1.0, description="Fraction of a scale's iterations after which the lr is multiplied by lr_decay_factor.")
+    lr_decay_factor: float = Field(0.1, gt=0, le=1.0, description="Learning-rate multiplier applied at lr_decay_at.")
+    discriminator_steps: int = Field(3, ge=1, description="Discriminator updates per iteration.")
+    generator_steps: int = Field(3, ge=1, description="Generator updates per iteration (seed 003 finds 1 nearly as good).")
+
+
+class LossSettings(_Settings):
+    gradient_penalty_weight: float = Field(0.1, ge=0, description="WGAN-GP weight.")
+    reconstruction_weight: float = Field(10.0, ge=0, description="Weight alpha of the reconstruction MSE (100 for super-resolution).")
+    noise_amplitude_scale: float = Field(
+        0.1, gt=0, description="Noise amplitude of a finer scale = this x RMSE between the upsampled reconstruction and the real image."
+    )
+
+
+class TrainSettings(_Settings):
+    recipe: Literal["singan"] = Field("singan", description="Training algorithm.")
+    seed: int = Field(0, ge=0, description="Seed of the training randomness (weights, noise, reconstruction noise).")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train; auto picks cuda when available.")
+    init_from_previous_scale: bool = Field(
+        True, description="Start a scale's networks from the previous scale's weights when their channel counts match (as the reference code does)."
+    )
+    report_samples: int = Field(8, ge=1, le=64, description="Random samples in the samples.png grid written at the end of training.")
+    pyramid: PyramidSettings = PyramidSettings()
+    network: NetworkSettings = NetworkSettings()
+    optimizer: OptimizerSettings = OptimizerSettings()
+    loss: LossSettings = LossSettings()
+
+
+class SamplingLimits(_Settings):
+    """Limits on sampling requests, so an absurd request fails fast instead of exhausting memory."""
+
+    min_side: int = Field(16, ge=1, description="Smallest height or width of an output, px.")
+    max_pixels: int = Field(2048 * 2048, ge=1, description="Largest height x width of one output image, px.")
+    max_samples: int = Field(64, ge=1, description="Most images in one request.")
+
+
+def preset_names() -> list[str]:
+    """Names of the bundled presets."""
+    folder = resources.files("sigctl") / "presets"
+    return sorted(entry.name.removesuffix(".yaml") for entry in folder.iterdir() if entry.name.endswith(".yaml"))
+
+
+def load_settings(preset: str = "paper", config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> TrainSettings:
+    """Resolve settings: defaults <- preset <- config file <- overrides (each deep-merged)."""
+    if preset not in preset_names():
+        raise SettingsError(f"unknown preset {preset!r}; available: {', '.join(preset_names())}")
+    merged = _read_yaml_text((resources.files("sigctl") / "presets" / f"{preset}.yaml").read_text(), f"preset {preset}")
+    if config_file is not None:
+        config_file = Path(config_file)
+        if not config_file.is_file():
+            raise SettingsError(f"config file {config_file} does not exist")
+        merged = _deep_merge(merged, _read_yaml_text(config_file.read_text(), str(config_file)))
+    merged = _deep_merge(merged, overrides or {})
+    return settings_from_dict(merged, source=str(config_file or f"preset {preset}"))
+
+
+def settings_from_dict(values: dict[str, Any], source: str) -> TrainSettings:
+    """Validate a settings mapping, turning pydantic's errors into one readable message."""
+    try:
+        return TrainSettings.model_validate(values)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors())
+        raise SettingsError(f"invalid settings in {source}: {problems}") from None
+
+
+def _read_yaml_text(text: str, source: str) -> dict[str, Any]:
+    try:
+        values = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise SettingsError(f"{source} is not valid YAML: {error}") from None
+    if not isinstance(values, dict):
+        raise SettingsError(f"{source} must hold a mapping of settings, not {type(values).__name__}")
+    return values
+
+
+def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,76 @@
+"""Seeded noise that is a pure function of (seed, scale, channel, y, x).
+
+torch.randn depends on the device, the library version and how many numbers were drawn before;
+a counter-based hash depends on nothing but its inputs. The same seed therefore gives the same
+noise at any batch size, in PyTorch, in the numpy serving runtime and on any machine.
+
+Every step is integer arithmetic kept below 2**49 (no int64 overflow anywhere), followed by
+correctly rounded float64 operations and one cast to float32, which IEEE 754 makes exact to
+the bit on every platform.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_MASK32 = 0xFFFFFFFF
+_UNIFORMS_PER_VALUE = 4  # Irwin-Hall sum of 4 uniforms: close enough to normal for GAN noise
+_UNIFORM_BITS = 24
+# Irwin-Hall(4) of 24-bit integers has mean 2 * 2**24 and variance (4/12) * 2**48.
+_CENTER = _UNIFORMS_PER_VALUE * (1 << _UNIFORM_BITS) // 2
+_TO_UNIT_NORMAL = np.float64(np.sqrt(12.0 / _UNIFORMS_PER_VALUE) / (1 << _UNIFORM_BITS))
+
+MAX_SEED = (1 << 63) - 1
+
+
+def _mul32(x, constant: int):
+    """(x * constant) mod 2**32 for x < 2**32, split in 16-bit halves so nothing overflows int64."""
+    low = x & 0xFFFF
+    high = x >> 16
+    return (low * constant + (((high * constant) & 0xFFFF) << 16)) & _MASK32
+
+
+def hash32(x):
+    """lowbias32 integer hash; works on Python ints and int64 numpy arrays alike."""
+    x = x ^ (x >> 16)
+    x = _mul32(x, 0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = _mul32(x, 0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def _stream_key(seed: int, scale: int, channel: int, draw: int) -> int:
+    key = hash32(seed & _MASK32)
+    for part in (seed >> 32, scale, channel, draw):
+        key = hash32(key ^ (part & _MASK32))
+    return key
+
+
+def seeded_normal(seed: int, scale: int, channels: int, height: int, width: int) -> np.ndarray:
+    """Approximately standard-normal noise of shape (channels, height, width), float32.
+
+    Args:
+        seed: 0 <= seed < 2**63.
+        scale: pyramid scale index; each scale gets independent noise.
+        channels, height, width: the shape. Values at (c, y, x) do not depend on the shape, so a
+            larger request extends a smaller one instead of reshuffling it.
+    """
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
+    rows = np.arange(height, dtype=np.int64)
+    cols = np.arange(width, dtype=np.int64)
+    out = np.empty((channels, height, width), dtype=np.float32)
+    for channel in range(channels):
+        total = np.zeros((height, width), dtype=np.int64)
+        for draw in range(_UNIFORMS_PER_VALUE):
+            row_keys = hash32(_stream_key(seed, scale, channel, draw) ^ rows)
+            total += hash32(row_keys[:, None] ^ cols[None, :]) >> (32 - _UNIFORM_BITS)
+        out[channel] = ((total - _CENTER).astype(np.float64) * _TO_UNIT_NORMAL).astype(np.float32)
+    return out
+
+
+def scale_noise(seed: int, scale: int, height: int, width: int, single_channel: bool) -> np.ndarray:
+    """Noise for one scale as (3, H, W); the coarsest scale repeats one channel over RGB (SinGAN)."""
+    if single_channel:
+        return np.repeat(seeded_normal(seed, scale, 1, height, width), 3, axis=0)
+    return seeded_normal(seed, scale, 3, height, width)
