@@ -1,0 +1,56 @@
+"""File names of an artifact, checksums, and atomic writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+MANIFEST = "manifest.json"
+GENERATORS = "generators.safetensors"
+NOISE = "noise.safetensors"
+REFERENCE = "reference.png"
+SAMPLES = "samples.png"
+LOSS_PLOT = "losses.png"
+LOSS_LOG = "losses.jsonl"
+SETTINGS = "settings.json"
+CHECKPOINTS = "checkpoints"
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+# Needed to sample; the others are reports a user may delete without harm.
+REQUIRED_FILES = (GENERATORS, NOISE, REFERENCE)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(temporary_path)`` and rename the result onto ``path``.
+
+    A crash leaves either the old file or the new one, never a half-written file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, value: object) -> None:
+    write_atomic(path, lambda temporary: temporary.write_text(json.dumps(value, indent=2) + "\n"))

@@ -1,0 +1,61 @@
+"""The manifest schema: everything needed to rebuild a pyramid without training defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sigctl.config import NetworkSettings, TrainSettings
+from sigctl.core.scales import PyramidLayout
+
+FORMAT_VERSION = 1
+
+
+class ScaleInfo(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    index: int = Field(description="Scale index, 0 = coarsest.")
+    height: int = Field(description="Training height at this scale, px.")
+    width: int = Field(description="Training width at this scale, px.")
+    channels: int = Field(description="Feature channels of the generator.")
+    noise_amplitude: float = Field(description="Standard deviation the unit noise is scaled by.")
+
+
+class ImageInfo(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source_name: str = Field(description="File name of the training image as given.")
+    source_sha256: str = Field(description="SHA-256 of the training image file.")
+    height: int = Field(description="Height after fitting to the maximum size, px.")
+    width: int = Field(description="Width after fitting to the maximum size, px.")
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format_version: int = Field(FORMAT_VERSION, description="Artifact format; loaders refuse newer ones.")
+    package_version: str = Field(description="sigctl version that wrote the artifact.")
+    recipe: str = Field(description="Training recipe.")
+    created_at: str = Field(description="UTC time the artifact was written, ISO 8601.")
+    training_seconds: float = Field(description="Wall time spent training, s (summed over resumed sessions).")
+    device: str = Field(description="Device the training ran on.")
+    image: ImageInfo
+    scale_factor: float = Field(description="Size ratio between neighbouring scales.")
+    scales: list[ScaleInfo]
+    network: NetworkSettings
+    training: TrainSettings
+    files: dict[str, str] = Field(description="SHA-256 of every other file of the artifact, by file name.")
+
+    @property
+    def layout(self) -> PyramidLayout:
+        return PyramidLayout(sizes=tuple((s.height, s.width) for s in self.scales), scale_factor=self.scale_factor)
+
+    @property
+    def name_hint(self) -> str:
+        return self.image.source_name.rsplit(".", 1)[0]
+
+
+def upgrade(raw: dict[str, Any]) -> dict[str, Any]:
+    """Bring an older manifest up to FORMAT_VERSION (format 1 is the first; nothing to do yet)."""
+    return raw

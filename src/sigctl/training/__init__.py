@@ -1,0 +1,1 @@
+"""Training: networks only training needs, losses, recipes, the stage loop and checkpoints."""

@@ -1,0 +1,158 @@
+"""The stage loop shared by every recipe: start, resume, checkpoints, logs, and the final artifact."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sigctl import artifact
+from sigctl.artifact import files
+from sigctl.artifact.manifest import ImageInfo, Manifest
+from sigctl.config import TrainSettings, settings_from_dict
+from sigctl.core.images import load_rgb, resize, save_png, to_network, to_uint8
+from sigctl.core.pyramid import Pyramid
+from sigctl.core.scales import fit_to_max_size, plan_pyramid
+from sigctl.errors import RunStateError, SettingsError
+from sigctl.training.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
+from sigctl.training.recipes import TrainingContext, make_recipe
+from sigctl.training.reports import write_loss_plot, write_sample_grid
+
+log = logging.getLogger(__name__)
+
+RUN_INFO = "run.json"  # image provenance, written at the start of a run
+LOG_POINTS_PER_STAGE = 100
+
+
+class TrainingObserver:
+    """Hooks the loop calls; the CLI draws a progress bar with them. Defaults do nothing."""
+
+    def run_started(self, num_stages: int, first_stage: int, iterations: list[int]) -> None: ...
+
+    def stage_started(self, stage: int) -> None: ...
+
+    def step(self, stage: int, iteration: int, losses: dict[str, float]) -> None: ...
+
+    def stage_finished(self, stage: int) -> None: ...
+
+
+def resolve_device(requested: str) -> torch.device:
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise SettingsError("device cuda was requested but PyTorch sees no CUDA GPU; use --device cpu or auto")
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def prepare_reference(image_path: Path, settings: TrainSettings) -> tuple[np.ndarray, ImageInfo]:
+    """Read the training image, fit it to the maximum size, and check the pyramid fits it."""
+    rgb = load_rgb(image_path)
+    height, width = fit_to_max_size(rgb.shape[0], rgb.shape[1], settings.pyramid.max_size)
+    reference = to_uint8(resize(to_network(rgb), height, width))
+    plan_pyramid(height, width, settings.pyramid.min_size, settings.pyramid.target_scale_factor)
+    info = ImageInfo(source_name=Path(image_path).name, source_sha256=files.sha256_of(Path(image_path)), height=height, width=width)
+    return reference, info
+
+
+def train(image_path: Path, run_dir: Path, settings: TrainSettings, observer: TrainingObserver | None = None) -> Manifest:
+    """Train a new pyramid on ``image_path`` into ``run_dir`` (which must be new or empty)."""
+    run_dir = Path(run_dir)
+    _check_new_run_dir(run_dir)
+    reference, image_info = prepare_reference(image_path, settings)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_png(run_dir / files.REFERENCE, reference)
+    files.write_json_atomic(run_dir / files.SETTINGS, settings.model_dump(mode="json"))
+    files.write_json_atomic(run_dir / files.CHECKPOINTS / RUN_INFO, image_info.model_dump(mode="json"))
+    return _run(run_dir, settings, image_info, reference, None, observer or TrainingObserver())
+
+
+def resume(run_dir: Path, observer: TrainingObserver | None = None) -> Manifest:
+    """Continue an interrupted run from its last finished stage, with the settings it started with."""
+    run_dir = Path(run_dir)
+    if (run_dir / files.MANIFEST).exists():
+        raise RunStateError(f"{run_dir} already holds a finished artifact; nothing to resume")
+    needed = [run_dir / files.SETTINGS, run_dir / files.REFERENCE, run_dir / files.CHECKPOINTS / RUN_INFO]
+    missing = [str(path) for path in needed if not path.exists()]
+    if missing:
+        raise RunStateError(f"cannot resume {run_dir}: {', '.join(missing)} missing; start a new run with 'sigctl train IMAGE'")
+    settings = settings_from_dict(json.loads((run_dir / files.SETTINGS).read_text()), source=str(run_dir / files.SETTINGS))
+    image_info = ImageInfo.model_validate_json((run_dir / files.CHECKPOINTS / RUN_INFO).read_text())
+    reference = load_rgb(run_dir / files.REFERENCE)
+    return _run(run_dir, settings, image_info, reference, load_checkpoint(run_dir), observer or TrainingObserver())
+
+
+def _check_new_run_dir(run_dir: Path) -> None:
+    if (run_dir / files.MANIFEST).exists():
+        raise RunStateError(f"{run_dir} already holds a trained artifact; choose another --out or delete it")
+    if (run_dir / files.CHECKPOINTS).exists():
+        raise RunStateError(f"{run_dir} holds an unfinished run; continue it with 'sigctl train --resume {run_dir}' or choose another --out")
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise RunStateError(f"{run_dir} exists and is not empty; choose another --out")
+
+
+def _stage_seed(seed: int, stage: int) -> int:
+    # Each stage's randomness depends only on (seed, stage), so a resumed run equals an uninterrupted one.
+    return seed * 10_007 + stage
+
+
+def _run(
+    run_dir: Path, settings: TrainSettings, image_info: ImageInfo, reference: np.ndarray, checkpoint: Checkpoint | None, observer: TrainingObserver
+) -> Manifest:
+    device = resolve_device(settings.device)
+    layout = plan_pyramid(reference.shape[0], reference.shape[1], settings.pyramid.min_size, settings.pyramid.target_scale_factor)
+    network_reference = to_network(reference)
+    reals = [torch.from_numpy(resize(network_reference, h, w))[None].to(device) for h, w in layout.sizes]
+
+    pyramid, first_stage, loss_log, previous_seconds = Pyramid(layout, settings.network), 0, [], 0.0
+    if checkpoint is not None:
+        amplitudes = checkpoint.tensors["noise_amplitudes"].tolist()
+        pyramid = Pyramid.with_scales(layout, settings.network, amplitudes)
+        pyramid.load_state_dict({k: v for k, v in checkpoint.tensors.items() if not k.startswith("recipe.")})
+        first_stage, loss_log, previous_seconds = checkpoint.completed_stages, checkpoint.loss_log, checkpoint.training_seconds
+        log.info("resuming %s after stage %d", run_dir, first_stage)
+    pyramid.to(device)
+
+    recipe = make_recipe(TrainingContext(settings=settings, pyramid=pyramid, reals=reals, device=device))
+    if checkpoint is not None:
+        recipe.load_extra_state({k.removeprefix("recipe."): v for k, v in checkpoint.tensors.items() if k.startswith("recipe.")})
+
+    observer.run_started(recipe.num_stages(), first_stage, [recipe.iterations(s) for s in range(recipe.num_stages())])
+    started = time.perf_counter()
+    for stage in range(first_stage, recipe.num_stages()):
+        torch.manual_seed(_stage_seed(settings.seed, stage))
+        recipe.begin_stage(stage)
+        observer.stage_started(stage)
+        iterations = recipe.iterations(stage)
+        window = max(1, iterations // LOG_POINTS_PER_STAGE)
+        sums: dict[str, float] = {}
+        for iteration in range(iterations):
+            losses = recipe.step(iteration)
+            observer.step(stage, iteration, losses)
+            for name, value in losses.items():
+                sums[name] = sums.get(name, 0.0) + value
+            if (iteration + 1) % window == 0 or iteration == iterations - 1:
+                count = window if (iteration + 1) % window == 0 else (iteration + 1) % window
+                loss_log.append({"stage": stage, "iteration": iteration, **{k: v / count for k, v in sums.items()}})
+                sums = {}
+        recipe.end_stage()
+        tensors = dict(pyramid.state_dict())
+        tensors.update({f"recipe.{k}": v for k, v in recipe.extra_state().items()})
+        elapsed = previous_seconds + time.perf_counter() - started
+        save_checkpoint(run_dir, Checkpoint(stage + 1, elapsed, loss_log, tensors))
+        observer.stage_finished(stage)
+
+    return _finish(run_dir, pyramid, settings, image_info, reference, loss_log, previous_seconds + time.perf_counter() - started, device)
+
+
+def _finish(
+    run_dir: Path, pyramid: Pyramid, settings: TrainSettings, image_info: ImageInfo, reference: np.ndarray, loss_log: list[dict], seconds: float, device: torch.device
+) -> Manifest:
+    pyramid.eval()
+    files.write_atomic(run_dir / files.LOSS_LOG, lambda tmp: tmp.write_text("".join(json.dumps(e) + "\n" for e in loss_log)))
+    write_loss_plot(run_dir / files.LOSS_PLOT, loss_log)
+    write_sample_grid(run_dir / files.SAMPLES, pyramid, reference, settings.report_samples)
+    return artifact.save(run_dir, pyramid, settings, image_info, training_seconds=seconds, device=str(device))

@@ -1,0 +1,111 @@
+"""SinGAN (seeds 001/002): scales trained one at a time, coarse to fine, each frozen when done.
+
+Per iteration: D steps on fresh fakes with WGAN-GP, then G steps on a *fresh* fake (the reference
+code reused the last D-step fake, the bug seed 003 reports), adversarial + alpha x reconstruction.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from sigctl.core.pyramid import upsample
+from sigctl.core.generator import ScaleGenerator
+from sigctl.training import losses
+from sigctl.training.discriminator import PatchDiscriminator
+from sigctl.training.recipes.base import Recipe
+
+
+class SinGANRecipe(Recipe):
+    def num_stages(self) -> int:
+        return self.context.pyramid.layout.num_scales
+
+    def iterations(self, stage: int) -> int:
+        return self.settings.optimizer.iterations_per_scale
+
+    def begin_stage(self, stage: int) -> None:
+        context, settings = self.context, self.settings
+        pyramid = context.pyramid
+        self.scale = stage
+        self.real = context.reals[stage]
+        size = tuple(self.real.shape[-2:])
+        channels = settings.network.channels_at(stage)
+
+        if stage == 0:
+            # z*: the fixed noise the reconstruction is anchored on; one channel, as all coarsest noise.
+            pyramid.reconstruction_noise.copy_(self._unit_noise(size, single_channel=True))
+            self.reconstruction_entering = torch.zeros_like(self.real)
+            self.noise_amplitude = 1.0
+        else:
+            self.reconstruction_entering = upsample(pyramid.reconstruct(), size)
+            rmse = torch.sqrt(losses.reconstruction_loss(self.reconstruction_entering, self.real)).item()
+            self.noise_amplitude = settings.loss.noise_amplitude_scale * rmse
+        self.reconstruction_noise = pyramid.reconstruction_noise if stage == 0 else torch.zeros_like(self.real)
+
+        self.generator = ScaleGenerator(channels, settings.network).to(context.device)
+        self.discriminator = PatchDiscriminator(channels, settings.network).to(context.device)
+        if settings.init_from_previous_scale and stage > 0 and channels == settings.network.channels_at(stage - 1):
+            self.generator.load_state_dict(pyramid.generators[stage - 1].state_dict())
+            self.discriminator.load_state_dict(self._previous_discriminator)
+
+        opt = settings.optimizer
+        self.generator_optimizer = torch.optim.Adam(self.generator.parameters(), lr=opt.generator_lr, betas=opt.betas)
+        self.discriminator_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=opt.discriminator_lr, betas=opt.betas)
+        milestone = [max(1, int(opt.iterations_per_scale * opt.lr_decay_at))]
+        self.schedulers = [
+            torch.optim.lr_scheduler.MultiStepLR(optimizer, milestone, gamma=opt.lr_decay_factor)
+            for optimizer in (self.generator_optimizer, self.discriminator_optimizer)
+        ]
+
+    def step(self, iteration: int) -> dict[str, float]:
+        opt, loss_settings = self.settings.optimizer, self.settings.loss
+        for _ in range(opt.discriminator_steps):
+            with torch.no_grad():
+                fake = self._fake()
+            real_scores = self.discriminator(self.real)
+            fake_scores = self.discriminator(fake)
+            penalty = losses.gradient_penalty(self.discriminator, self.real, fake)
+            d_loss = losses.discriminator_wgan_loss(real_scores, fake_scores) + loss_settings.gradient_penalty_weight * penalty
+            self.discriminator_optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.discriminator_optimizer.step()
+
+        for _ in range(opt.generator_steps):
+            adversarial = losses.generator_wgan_loss(self.discriminator(self._fake()))
+            reconstruction = losses.reconstruction_loss(
+                self.generator(self.reconstruction_noise * self.noise_amplitude, self.reconstruction_entering), self.real
+            )
+            g_loss = adversarial + loss_settings.reconstruction_weight * reconstruction
+            self.generator_optimizer.zero_grad(set_to_none=True)
+            g_loss.backward()
+            self.generator_optimizer.step()
+
+        for scheduler in self.schedulers:
+            scheduler.step()
+        return {"d": d_loss.item(), "gp": penalty.item(), "g_adv": adversarial.item(), "rec": reconstruction.item()}
+
+    def end_stage(self) -> None:
+        self._previous_discriminator = {k: v.detach().clone() for k, v in self.discriminator.state_dict().items()}
+        self.context.pyramid.append_scale(self.generator, self.noise_amplitude)
+
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        return {f"discriminator.{k}": v for k, v in self._previous_discriminator.items()}
+
+    def load_extra_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        prefix = "discriminator."
+        self._previous_discriminator = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+    def _unit_noise(self, size: tuple[int, int], single_channel: bool) -> torch.Tensor:
+        if single_channel:
+            return torch.randn(1, 1, *size, device=self.context.device).expand(1, 3, *size).contiguous()
+        return torch.randn(1, 3, *size, device=self.context.device)
+
+    def _fake(self) -> torch.Tensor:
+        """A random sample at the current scale: fresh noise at every scale, frozen ones included."""
+        pyramid, sizes = self.context.pyramid, self.context.pyramid.layout.sizes
+        entering = torch.zeros_like(self.context.reals[0])
+        if self.scale > 0:
+            with torch.no_grad():
+                noises = [self._unit_noise(sizes[n], single_channel=n == 0) for n in range(self.scale)]
+                entering = upsample(pyramid.run(entering, noises, sizes), sizes[self.scale])
+        noise = self._unit_noise(sizes[self.scale], single_channel=self.scale == 0)
+        return self.generator(noise * self.noise_amplitude, entering)
