@@ -1,0 +1,22 @@
+"""The ``sigctl`` command line: thin wiring over library calls, one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from sigctl.cli import info, sample, train
+
+app = typer.Typer(
+    name="sigctl",
+    help="Train single-image generative models (SinGAN family) and sample them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+app.command("train")(train.train_command)
+app.command("sample")(sample.sample_command)
+app.command("info")(info.info_command)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,105 @@
+"""``sigctl train``: train a pyramid on one image, or resume an interrupted run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from sigctl.cli.common import INTERRUPTED_EXIT, command, console, error_console
+from sigctl.config import load_settings, preset_names
+from sigctl.errors import SettingsError
+from sigctl.training import loop
+
+
+@command
+def train_command(
+    image: Annotated[Optional[Path], typer.Argument(help="Training image (PNG, JPEG, ...).", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Run directory to create [default: runs/IMAGE_NAME].")] = None,
+    preset: Annotated[str, typer.Option(help=f"Settings preset: {', '.join(preset_names())}.")] = "paper",
+    config: Annotated[Optional[Path], typer.Option(help="YAML file of settings merged over the preset.")] = None,
+    recipe: Annotated[Optional[str], typer.Option(help="Training algorithm (singan).")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Training seed.")] = None,
+    max_size: Annotated[Optional[int], typer.Option(help="Longer side of the finest scale, px.")] = None,
+    iterations: Annotated[Optional[int], typer.Option(help="Iterations per scale.")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue the interrupted run in this directory.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved settings and the pyramid, then exit.")] = False,
+) -> None:
+    """Train a generator pyramid on one image; Ctrl-C keeps finished scales for --resume."""
+    if resume is not None:
+        if image is not None:
+            raise SettingsError("give either IMAGE (a new run) or --resume DIR, not both")
+        _run_with_progress(lambda observer: loop.resume(resume, observer), resume)
+        return
+    if image is None:
+        raise SettingsError("give the training IMAGE, or --resume DIR to continue a run")
+    overrides: dict[str, Any] = {}
+    for key, value in (("recipe", recipe), ("device", device), ("seed", seed)):
+        if value is not None:
+            overrides[key] = value
+    if max_size is not None:
+        overrides["pyramid"] = {"max_size": max_size}
+    if iterations is not None:
+        overrides["optimizer"] = {"iterations_per_scale": iterations}
+    settings = load_settings(preset, config, overrides)
+    run_dir = out or Path("runs") / image.stem
+    if dry_run:
+        reference, _ = loop.prepare_reference(image, settings)
+        from sigctl.core.scales import plan_pyramid
+
+        layout = plan_pyramid(*reference.shape[:2], settings.pyramid.min_size, settings.pyramid.target_scale_factor)
+        console.print_json(json.dumps(settings.model_dump(mode="json")))
+        console.print(f"pyramid: {layout.num_scales} scales, factor {layout.scale_factor:.4f}, sizes {list(layout.sizes)}")
+        console.print(f"would write: {run_dir}")
+        return
+    _run_with_progress(lambda observer: loop.train(image, run_dir, settings, observer), run_dir)
+
+
+def _run_with_progress(start, run_dir: Path) -> None:
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[losses]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    observer = _ProgressObserver(progress)
+    try:
+        with progress:
+            manifest = start(observer)
+    except KeyboardInterrupt:
+        error_console.print(f"interrupted: finished scales are kept; continue with  sigctl train --resume {run_dir}")
+        raise typer.Exit(INTERRUPTED_EXIT) from None
+    console.print(
+        f"trained {len(manifest.scales)} scales in {manifest.training_seconds:.0f} s -> {run_dir} "
+        f"(samples.png, losses.png; try: sigctl sample --local {run_dir})"
+    )
+
+
+class _ProgressObserver(loop.TrainingObserver):
+    """Two bars: the whole run and the current scale, with the latest losses."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+
+    def run_started(self, num_stages: int, first_stage: int, iterations: list[int]) -> None:
+        self.num_stages = num_stages
+        self.iterations = iterations
+        self.overall = self.progress.add_task("total", total=sum(iterations), completed=sum(iterations[:first_stage]), losses="")
+        self.current = None
+
+    def stage_started(self, stage: int) -> None:
+        if self.current is not None:
+            self.progress.remove_task(self.current)
+        self.current = self.progress.add_task(f"scale {stage + 1}/{self.num_stages}", total=self.iterations[stage], losses="")
+
+    def step(self, stage: int, iteration: int, losses: dict[str, float]) -> None:
+        text = " ".join(f"{name} {value:+.3f}" for name, value in losses.items())
+        self.progress.update(self.current, advance=1, losses=text)
+        self.progress.advance(self.overall)

@@ -1,0 +1,92 @@
+"""The CLI as a user types it (typer's CliRunner): outputs, one-line errors, exit codes."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from sigctl.cli import app
+
+from ..conftest import BALLOONS
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_train_sample_info_round_trip(tmp_path):
+    run = tmp_path / "run"
+    result = invoke("train", BALLOONS, "--preset", "tiny", "--out", run, "--seed", 1)
+    assert result.exit_code == 0, result.output
+    assert "trained" in result.output and (run / "manifest.json").exists()
+
+    info = invoke("info", run)
+    assert info.exit_code == 0 and "scales" in info.output and "noise amplitude" in info.output
+
+    out = tmp_path / "samples"
+    result = invoke("sample", "--local", run, "--num", 3, "--height", 37, "--width", 61, "--start-scale", 1, "--seed", 5, "--out", out)
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in out.glob("seed*.png"))
+    assert written == ["seed5_37x61_start1.png", "seed6_37x61_start1.png", "seed7_37x61_start1.png"]
+    assert Image.open(out / written[0]).size == (61, 37)
+    assert (out / "grid.png").exists()
+
+    again = tmp_path / "again"
+    invoke("sample", "--local", run, "--num", 1, "--height", 37, "--width", 61, "--start-scale", 1, "--seed", 6, "--out", again)
+    assert np.array_equal(np.asarray(Image.open(again / "seed6_37x61_start1.png")), np.asarray(Image.open(out / written[1])))
+
+
+def test_dry_run_prints_settings_and_pyramid_without_training(tmp_path):
+    result = invoke("train", BALLOONS, "--preset", "quick", "--iterations", 7, "--dry-run", "--out", tmp_path / "never")
+    assert result.exit_code == 0, result.output
+    settings = json.loads(result.output[: result.output.index("pyramid:")])
+    assert settings["optimizer"]["iterations_per_scale"] == 7
+    assert "4 scales" in result.output
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize(
+    "make_args, message",
+    [
+        (lambda t: ["train", t / "missing.png", "--out", t / "r"], "no such file"),
+        (lambda t: ["train", _text_file(t), "--out", t / "r"], "not an image file"),
+        (lambda t: ["train", _small_image(t), "--out", t / "r"], "shorter side must be at least"),
+        (lambda t: ["train", BALLOONS, "--preset", "nope"], "unknown preset"),
+        (lambda t: ["train", BALLOONS, "--device", "tpu", "--dry-run"], "device"),
+        (lambda t: ["train"], "give the training IMAGE"),
+        (lambda t: ["sample", "--local", t], "manifest.json is missing"),
+        (lambda t: ["sample"], "--local"),
+        (lambda t: ["info", t / "nothing"], "not a directory"),
+    ],
+)
+def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path, make_args, message):
+    result = invoke(*make_args(tmp_path))
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_absurd_sample_requests_are_refused(tiny_run, tmp_path):
+    for args, message in (
+        (["--height", 100000, "--width", 100000], "exceeds the limit"),
+        (["--start-scale", 50], "out of range"),
+        (["--num", 0], "number of samples"),
+    ):
+        result = invoke("sample", "--local", tiny_run, "--out", tmp_path, *args)
+        assert result.exit_code == 2 and message in result.output, result.output
+
+
+def _text_file(folder):
+    path = folder / "notes.png"
+    path.write_text("this is not a picture")
+    return path
+
+
+def _small_image(folder):
+    path = folder / "small.png"
+    Image.new("RGB", (12, 40), "red").save(path)
+    return path

@@ -1,0 +1,52 @@
+"""Sampling from a tiny trained pyramid: reproducible, batch-independent, any size, any start scale."""
+
+import numpy as np
+import pytest
+
+from sigctl import artifact
+from sigctl.config import SamplingLimits
+from sigctl.core.pyramid import sample_images
+from sigctl.errors import RequestError
+
+
+@pytest.fixture(scope="module")
+def pyramid(tiny_run):
+    return artifact.load(tiny_run).pyramid
+
+
+def test_same_seed_same_pixels_other_seed_other_pixels(pyramid):
+    first = sample_images(pyramid, 2, seed=10)
+    assert np.array_equal(first, sample_images(pyramid, 2, seed=10))
+    assert not np.array_equal(first, sample_images(pyramid, 2, seed=12))
+
+
+def test_a_sample_does_not_depend_on_its_batch(pyramid):
+    batch = sample_images(pyramid, 5, seed=100, batch_size=5)
+    alone = sample_images(pyramid, 1, seed=103)
+    assert np.array_equal(batch[3], alone[0])
+    assert np.array_equal(sample_images(pyramid, 5, seed=100, batch_size=2), batch)
+
+
+@pytest.mark.parametrize("start_scale", [0, 1])
+@pytest.mark.parametrize("height, width", [(32, 43), (37, 91), (64, 20)])
+def test_any_size_from_any_start_scale(pyramid, height, width, start_scale):
+    images = sample_images(pyramid, 2, seed=1, height=height, width=width, start_scale=start_scale)
+    assert images.shape == (2, height, width, 3) and images.dtype == np.uint8
+    assert not np.array_equal(images[0], images[1])
+
+
+def test_later_start_scale_keeps_more_of_the_reconstruction(pyramid):
+    from_coarsest = sample_images(pyramid, 4, seed=0, start_scale=0).astype(float)
+    from_finest = sample_images(pyramid, 4, seed=0, start_scale=pyramid.num_trained - 1).astype(float)
+    assert from_finest.std(axis=0).mean() < from_coarsest.std(axis=0).mean()
+
+
+def test_bad_requests_name_the_limit(pyramid):
+    with pytest.raises(RequestError, match="start scale 9 is out of range"):
+        sample_images(pyramid, 1, seed=0, start_scale=9)
+    with pytest.raises(RequestError, match="exceeds the limit"):
+        sample_images(pyramid, 1, seed=0, height=5000, width=5000)
+    with pytest.raises(RequestError, match="between 1 and 3"):
+        sample_images(pyramid, 4, seed=0, limits=SamplingLimits(max_samples=3))
+    with pytest.raises(RequestError, match="seed"):
+        sample_images(pyramid, 1, seed=-1)
