@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from sigctl.config import load_settings
-from sigctl.core.images import load_rgb, resize, to_network
+from sigctl.core.images import load_rgb, resize
+from sigctl.core.pixels import to_network
 from sigctl.core.pyramid import Pyramid
 from sigctl.core.scales import fit_to_max_size, plan_pyramid
 from sigctl.training.recipes import TrainingContext, make_recipe

@@ -80,14 +80,6 @@ class TrainSettings(_Settings):
     loss: LossSettings = LossSettings()
 
 
-class SamplingLimits(_Settings):
-    """Limits on sampling requests, so an absurd request fails fast instead of exhausting memory."""
-
-    min_side: int = Field(16, ge=1, description="Smallest height or width of an output, px.")
-    max_pixels: int = Field(2048 * 2048, ge=1, description="Largest height x width of one output image, px.")
-    max_samples: int = Field(64, ge=1, description="Most images in one request.")
-
-
 def preset_names() -> list[str]:
     """Names of the bundled presets."""
     folder = resources.files("sigctl") / "presets"

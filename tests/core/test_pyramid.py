@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sigctl import artifact
-from sigctl.config import SamplingLimits
+from sigctl.core.requests import RequestLimits
 from sigctl.core.pyramid import sample_images
 from sigctl.errors import RequestError
 
@@ -47,6 +47,6 @@ def test_bad_requests_name_the_limit(pyramid):
     with pytest.raises(RequestError, match="exceeds the limit"):
         sample_images(pyramid, 1, seed=0, height=5000, width=5000)
     with pytest.raises(RequestError, match="between 1 and 3"):
-        sample_images(pyramid, 4, seed=0, limits=SamplingLimits(max_samples=3))
+        sample_images(pyramid, 4, seed=0, limits=RequestLimits(max_samples=3))
     with pytest.raises(RequestError, match="seed"):
         sample_images(pyramid, 1, seed=-1)

@@ -1,12 +1,8 @@
-"""Image files in and out, resizing, and the [-1, 1] float convention the networks use.
-
-Arrays here are numpy: HxWx3 uint8 for files, 3xHxW float32 in [-1, 1] for networks.
-"""
+"""Image files in and out, and resizing (Pillow). Arrays: HxWx3 uint8 for files, 3xHxW float32 for networks."""
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 from pathlib import Path
@@ -98,36 +94,3 @@ def resize(chw: np.ndarray, height: int, width: int) -> np.ndarray:
         for plane in chw
     ]
     return np.stack(channels).astype(np.float32)
-
-
-def to_network(rgb: np.ndarray) -> np.ndarray:
-    """HxWx3 uint8 -> 3xHxW float32 in [-1, 1]."""
-    return (rgb.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0).astype(np.float32)
-
-
-def to_uint8(chw: np.ndarray) -> np.ndarray:
-    """3xHxW float in [-1, 1] (or NxCxHxW) -> HxWx3 (or NxHxWx3) uint8, rounding to nearest."""
-    scaled = np.clip((np.asarray(chw, dtype=np.float32) + 1.0) * 127.5, 0.0, 255.0)
-    return np.round(scaled).astype(np.uint8).swapaxes(-3, -2).swapaxes(-2, -1)
-
-
-def make_grid(images: list[np.ndarray], columns: int | None = None, gap: int = 4, min_cell: int = 128) -> np.ndarray:
-    """Tile HxWx3 uint8 images (sizes may differ) on a white sheet, row by row.
-
-    Small images are enlarged by an integer factor (nearest neighbour, so pixels stay honest)
-    until the largest is at least ``min_cell`` px on its longer side, so a grid is readable.
-    """
-    if not images:
-        raise ValueError("make_grid needs at least one image")
-    zoom = max(1, min_cell // max(max(image.shape[:2]) for image in images))
-    images = [image.repeat(zoom, axis=0).repeat(zoom, axis=1) for image in images]
-    columns = columns or math.ceil(math.sqrt(len(images)))
-    rows = math.ceil(len(images) / columns)
-    cell_h = max(image.shape[0] for image in images)
-    cell_w = max(image.shape[1] for image in images)
-    sheet = np.full((rows * cell_h + (rows + 1) * gap, columns * cell_w + (columns + 1) * gap, 3), 255, np.uint8)
-    for index, image in enumerate(images):
-        top = gap + (index // columns) * (cell_h + gap)
-        left = gap + (index % columns) * (cell_w + gap)
-        sheet[top : top + image.shape[0], left : left + image.shape[1]] = image
-    return sheet

@@ -14,12 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sigctl.config import NetworkSettings, SamplingLimits
+from sigctl.config import NetworkSettings
 from sigctl.core.generator import ScaleGenerator
-from sigctl.core.images import to_uint8
-from sigctl.core.noise import MAX_SEED, scale_noise
-from sigctl.core.scales import PyramidLayout, check_request_size, request_sizes
-from sigctl.errors import RequestError
+from sigctl.core.pixels import to_uint8
+from sigctl.core.noise import scale_noise
+from sigctl.core.requests import RequestLimits, check_start_scale, resolve_sample_request
+from sigctl.core.scales import PyramidLayout, request_sizes
 
 Size = tuple[int, int]
 
@@ -29,6 +29,15 @@ def upsample(image: torch.Tensor, size: Size) -> torch.Tensor:
     if tuple(image.shape[-2:]) == tuple(size):
         return image
     return F.interpolate(image, size=size, mode="bilinear", align_corners=False)
+
+
+def scale_step(generator: nn.Module, noise_amplitude: torch.Tensor, previous: torch.Tensor, unit_noise: torch.Tensor) -> torch.Tensor:
+    """One scale: bring ``previous`` to the noise's size, then add the generator's residual.
+
+    The exported per-scale graphs are exactly this function, so eager and served paths agree.
+    """
+    entering = upsample(previous, tuple(unit_noise.shape[-2:]))
+    return generator(unit_noise * noise_amplitude, entering)
 
 
 class Pyramid(nn.Module):
@@ -73,15 +82,14 @@ class Pyramid(nn.Module):
         """Run scales ``start_scale .. start_scale + len(noises) - 1``.
 
         Args:
-            entering: image entering ``start_scale``, already at ``sizes[start_scale]``.
-            noises: unit noise per scale run, each at that scale's size.
-            sizes: (h, w) of every scale of the request.
+            entering: image entering ``start_scale`` (any size; it is resized to that scale's).
+            noises: unit noise per scale run, each at that scale's size (which sets the sizes).
+            sizes: (h, w) of every scale of the request (kept for callers' clarity).
         """
         image = entering
         for offset, noise in enumerate(noises):
             scale = start_scale + offset
-            image = upsample(image, sizes[scale])
-            image = self.generators[scale](noise * self.noise_amplitudes[scale], image)
+            image = scale_step(self.generators[scale], self.noise_amplitudes[scale], image, noise)
         return image
 
     def reconstruction_noises(self, num_scales: int | None = None) -> list[torch.Tensor]:
@@ -105,7 +113,7 @@ class Pyramid(nn.Module):
         Scales below ``start_scale`` follow the reconstruction (the paper's generation from scale
         n), stretched to the requested size, so coarse structure stays that of the training image.
         """
-        self._check_start_scale(start_scale)
+        check_start_scale(self.layout, start_scale)
         sizes = request_sizes(self.layout, height, width)
         device = self.noise_amplitudes.device
         if start_scale == 0:
@@ -119,9 +127,6 @@ class Pyramid(nn.Module):
         ]
         return self.run(entering, noises, sizes, start_scale)
 
-    def _check_start_scale(self, start_scale: int) -> None:
-        if not 0 <= start_scale < self.num_trained:
-            raise RequestError(f"start scale {start_scale} is out of range: this pyramid has scales 0..{self.num_trained - 1}")
 
 
 def sample_images(
@@ -131,21 +136,14 @@ def sample_images(
     height: int | None = None,
     width: int | None = None,
     start_scale: int = 0,
-    limits: SamplingLimits = SamplingLimits(),
+    limits: RequestLimits = RequestLimits(),
     batch_size: int = 8,
 ) -> np.ndarray:
     """Validated, batched sampling: NxHxWx3 uint8, sample i drawn with seed ``seed + i``.
 
     Height and width default to the training size.
     """
-    height = height or pyramid.layout.finest_size[0]
-    width = width or pyramid.layout.finest_size[1]
-    check_request_size(height, width, limits.min_side, limits.max_pixels)
-    if not 1 <= num_samples <= limits.max_samples:
-        raise RequestError(f"number of samples must be between 1 and {limits.max_samples}, got {num_samples}")
-    if not 0 <= seed <= MAX_SEED - num_samples:
-        raise RequestError(f"seed must be between 0 and 2**63 - 1 - num_samples, got {seed}")
-    pyramid._check_start_scale(start_scale)
+    height, width = resolve_sample_request(pyramid.layout, limits, num_samples, seed, height, width, start_scale)
     batches = []
     for first in range(0, num_samples, batch_size):
         seeds = range(seed + first, seed + min(first + batch_size, num_samples))

@@ -14,7 +14,8 @@ from sigctl import artifact
 from sigctl.artifact import files
 from sigctl.artifact.manifest import ImageInfo, Manifest
 from sigctl.config import TrainSettings, settings_from_dict
-from sigctl.core.images import load_rgb, resize, save_png, to_network, to_uint8
+from sigctl.core.images import load_rgb, resize, save_png
+from sigctl.core.pixels import to_network, to_uint8
 from sigctl.core.pyramid import Pyramid
 from sigctl.core.scales import fit_to_max_size, plan_pyramid
 from sigctl.errors import RunStateError, SettingsError

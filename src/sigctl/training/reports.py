@@ -10,7 +10,8 @@ matplotlib.use("Agg")  # files only; never open a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sigctl.core.images import make_grid, save_png, to_uint8  # noqa: E402
+from sigctl.core.images import save_png  # noqa: E402
+from sigctl.core.pixels import make_grid, to_uint8  # noqa: E402
 from sigctl.core.pyramid import Pyramid, sample_images  # noqa: E402
 
 
