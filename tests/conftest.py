@@ -25,3 +25,37 @@ def tiny_run(tmp_path_factory, tiny_settings) -> Path:
     run_dir = tmp_path_factory.mktemp("runs") / "balloons"
     train(BALLOONS, run_dir, tiny_settings)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, tiny_run):
+    """The tiny run exported (ONNX + TorchScript) into a fresh model repository as 'balloons'."""
+    from sigctl.export.exporter import export_artifact
+
+    repository = tmp_path_factory.mktemp("model_repository")
+    return export_artifact(tiny_run, repository, name="balloons")
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports (bound together, so none repeats)."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@pytest.fixture(scope="session")
+def triton(exported):
+    """A real tritonserver over the exported repository, started once per session."""
+    from sigctl.serving.server import ServerSettings, TritonServer
+
+    grpc_port, http_port, metrics_port = free_ports(3)
+    settings = ServerSettings(exported.folder.parent.parent, grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port)
+    with TritonServer(settings) as server:
+        yield server

@@ -1,0 +1,151 @@
+"""``sigctl export``: an artifact -> a new, parity-checked version in a Triton model repository."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import sigctl
+from sigctl import artifact
+from sigctl.artifact import files
+from sigctl.core.noise import scale_noise
+from sigctl.core.requests import RequestLimits
+from sigctl.core.scales import request_sizes
+from sigctl.errors import ArtifactError
+from sigctl.export import graphs
+from sigctl.export.repository import check_model_name, publish_version
+from sigctl.export.triton_config import TritonModelConfig
+from sigctl.serving import contract, runtime
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("onnx", "torchscript")
+# The torch-free modules a served version needs, copied into it (see serving/model.py).
+RUNTIME_MODULES = (
+    "__init__.py", "errors.py", "core/__init__.py", "core/noise.py", "core/pixels.py", "core/requests.py",
+    "core/scales.py", "serving/__init__.py", "serving/contract.py", "serving/runtime.py",
+)
+PARITY_TOLERANCE = 1e-3  # max |difference| in [-1, 1] units; measured ~1e-5 for ONNX, 0 for TorchScript
+
+
+@dataclass
+class ExportResult:
+    name: str
+    version: int
+    folder: Path
+    formats: tuple[str, ...]
+    parity: dict[str, float] = field(default_factory=dict)  # format -> worst max |diff| over the checks
+    seconds: float = 0.0
+
+
+def export_artifact(
+    run_dir: Path,
+    repository: Path,
+    name: str | None = None,
+    formats: tuple[str, ...] = FORMATS,
+    limits: RequestLimits = RequestLimits(),
+    instance_count: int = 1,
+) -> ExportResult:
+    """Export every scale in ``formats``, check them against PyTorch, and publish a new version."""
+    started = time.perf_counter()
+    loaded = artifact.load(run_dir)
+    pyramid, manifest = loaded.pyramid.eval(), loaded.manifest
+    name = check_model_name(name or _default_name(manifest.name_hint))
+    parity: dict[str, float] = {}
+
+    def build(folder: Path) -> None:
+        (folder / runtime.SCALES_DIR).mkdir()
+        for scale in range(pyramid.num_trained):
+            if "onnx" in formats:
+                graphs.export_onnx(pyramid, scale, runtime.graph_path(folder, scale, "onnx"))
+            if "torchscript" in formats:
+                graphs.export_torchscript(pyramid, scale, runtime.graph_path(folder, scale, "torchscript"))
+        reconstructions = {f"scale_{n}": pyramid.reconstruct(up_to=n + 1).numpy() for n in range(pyramid.num_trained)}
+        np.savez(folder / runtime.RECONSTRUCTIONS, **reconstructions)
+        metadata = _metadata(name, manifest, Path(run_dir), limits, formats)
+        (folder / runtime.METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
+        _copy_runtime(folder)
+        for fmt in formats:
+            parity[fmt] = check_parity(pyramid, folder, fmt)
+
+    config = TritonModelConfig(name=name, instance_count=instance_count, parameters=_config_parameters(pyramid, manifest, limits))
+    version = publish_version(repository, name, build, config.to_pbtxt())
+    return ExportResult(name, version, Path(repository) / name / str(version), tuple(formats), parity, time.perf_counter() - started)
+
+
+def parity_cases(pyramid) -> list[tuple[int, int, int]]:
+    """(height, width, start scale): the training size, odd sizes, and coarse-to-fine start scales."""
+    height, width = pyramid.layout.finest_size
+    last = pyramid.num_trained - 1
+    return [(height, width, 0), (37, 251, 0), (height + 7, width - 5, min(1, last)), (height, width, last)]
+
+
+def check_parity(pyramid, folder: Path, fmt: str, seeds: tuple[int, ...] = (0, 1)) -> float:
+    """Worst max |served - eager| over ``parity_cases``; raises if above PARITY_TOLERANCE."""
+    served = runtime.PyramidRuntime(folder, engine=fmt)
+    worst = 0.0
+    for height, width, start_scale in parity_cases(pyramid):
+        eager = pyramid.sample(list(seeds), height, width, start_scale).numpy()
+        exported = served.sample_float(len(seeds), seeds[0], height, width, start_scale)
+        difference = float(np.abs(eager - exported).max())
+        worst = max(worst, difference)
+        if difference > PARITY_TOLERANCE:
+            raise ArtifactError(
+                f"{fmt} export differs from PyTorch by {difference:.2e} at {height}x{width} from scale {start_scale} "
+                f"(tolerance {PARITY_TOLERANCE}); nothing was published"
+            )
+    return worst
+
+
+def _default_name(hint: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "_-." else "_" for c in hint).strip("_.-")
+    return cleaned or "model"
+
+
+def _metadata(name, manifest, run_dir: Path, limits: RequestLimits, formats) -> dict:
+    return {
+        "name": name,
+        "sigctl_version": sigctl.__version__,
+        "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "artifact_manifest_sha256": files.sha256_of(run_dir / files.MANIFEST),
+        "recipe": manifest.recipe,
+        "training_image": manifest.image.source_name,
+        "sizes": [[s.height, s.width] for s in manifest.scales],
+        "scale_factor": manifest.scale_factor,
+        "noise_amplitudes": [s.noise_amplitude for s in manifest.scales],
+        "limits": limits.as_dict(),
+        "formats": list(formats),
+    }
+
+
+def _config_parameters(pyramid, manifest, limits: RequestLimits) -> dict[str, str]:
+    height, width = pyramid.layout.finest_size
+    return {
+        "recipe": manifest.recipe,
+        "num_scales": str(pyramid.num_trained),
+        "scale_sizes": json.dumps([list(size) for size in pyramid.layout.sizes]),
+        "scale_factor": repr(pyramid.layout.scale_factor),
+        "noise_amplitudes": json.dumps([s.noise_amplitude for s in manifest.scales]),
+        "training_height": str(height),
+        "training_width": str(width),
+        "limits": json.dumps(limits.as_dict()),
+        "modes": json.dumps(list(contract.SUPPORTED_MODES)),
+        "sigctl_version": sigctl.__version__,
+    }
+
+
+def _copy_runtime(folder: Path) -> None:
+    package = Path(sigctl.__file__).parent
+    for module in RUNTIME_MODULES:
+        target = folder / "sigctl" / module
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(package / module, target)
+    shutil.copyfile(package / "serving" / "model.py", folder / "model.py")

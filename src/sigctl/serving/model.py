@@ -1,0 +1,41 @@
+"""Triton python-backend model: validate, call the runtime, answer. Copied as VERSION/model.py.
+
+The version folder carries the torch-free part of sigctl it was exported with (``VERSION/sigctl``),
+so a published version behaves the same whatever sigctl the server has installed, and the server
+needs only numpy and onnxruntime.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import triton_python_backend_utils as pb_utils  # noqa: E402  (provided by Triton's python backend)
+
+from sigctl.errors import SigctlError  # noqa: E402
+from sigctl.serving import contract  # noqa: E402
+from sigctl.serving.runtime import PyramidRuntime  # noqa: E402
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        folder = os.path.join(args["model_repository"], args["model_version"])
+        use_gpu = args.get("model_instance_kind") == "GPU"
+        device_id = int(args.get("model_instance_device_id") or 0)
+        threads = int(os.environ.get("SIGCTL_RUNTIME_THREADS", "0"))
+        self.runtime = PyramidRuntime(folder, use_gpu=use_gpu, device_id=device_id, threads=threads)
+
+    def execute(self, requests):
+        return [self._answer(request) for request in requests]
+
+    def _answer(self, request):
+        try:
+            tensors = {}
+            for name in contract.INPUTS_BY_NAME:
+                tensor = pb_utils.get_input_tensor_by_name(request, name)
+                if tensor is not None:
+                    tensors[name] = tensor.as_numpy()
+            images = self.runtime.handle(contract.parse_request(tensors))
+            return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor(contract.IMAGES, images)])
+        except SigctlError as error:
+            return pb_utils.InferenceResponse(error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG))

@@ -1,0 +1,123 @@
+"""Sampling from an exported model version with numpy and onnxruntime (no torch).
+
+A version folder holds ``pyramid.json`` (geometry, amplitudes, limits), ``reconstructions.npz``
+(the training image's reconstruction at every scale, computed by PyTorch at export) and one
+graph per scale under ``scales/``. The loop here mirrors ``sigctl.core.pyramid.Pyramid.sample``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from sigctl.core.noise import scale_noise
+from sigctl.core.pixels import to_uint8
+from sigctl.core.requests import RequestLimits, resolve_sample_request
+from sigctl.core.scales import PyramidLayout, request_sizes
+from sigctl.errors import ArtifactError
+from sigctl.serving import contract
+
+log = logging.getLogger(__name__)
+
+METADATA = "pyramid.json"
+RECONSTRUCTIONS = "reconstructions.npz"
+SCALES_DIR = "scales"
+FORMAT_SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
+
+
+def graph_path(folder: Path, scale: int, fmt: str) -> Path:
+    return Path(folder) / SCALES_DIR / f"scale_{scale:02d}{FORMAT_SUFFIXES[fmt]}"
+
+
+class OnnxEngine:
+    """Runs per-scale ONNX graphs; the CUDA provider when asked for and available."""
+
+    name = "onnx"
+
+    def __init__(self, folder: Path, num_scales: int, use_gpu: bool, device_id: int, threads: int):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        providers: list = ["CPUExecutionProvider"]
+        if use_gpu and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, ("CUDAExecutionProvider", {"device_id": device_id}))
+        self.sessions = [ort.InferenceSession(str(graph_path(folder, n, "onnx")), options, providers=providers) for n in range(num_scales)]
+        self.providers = self.sessions[0].get_providers()
+
+    def run(self, scale: int, previous: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        return self.sessions[scale].run(None, {"previous": previous, "noise": noise})[0]
+
+
+class TorchScriptEngine:
+    """Runs per-scale TorchScript modules; needs torch in the serving environment."""
+
+    name = "torchscript"
+
+    def __init__(self, folder: Path, num_scales: int, use_gpu: bool, device_id: int, threads: int):
+        import warnings
+
+        import torch
+
+        self.torch = torch
+        self.device = torch.device(f"cuda:{device_id}" if use_gpu and torch.cuda.is_available() else "cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript's deprecation notice
+            self.modules = [torch.jit.load(str(graph_path(folder, n, "torchscript")), map_location=self.device) for n in range(num_scales)]
+        self.providers = [str(self.device)]
+
+    def run(self, scale: int, previous: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        with self.torch.no_grad():
+            out = self.modules[scale](self.torch.from_numpy(previous).to(self.device), self.torch.from_numpy(noise).to(self.device))
+        return out.cpu().numpy()
+
+
+ENGINES = {"onnx": OnnxEngine, "torchscript": TorchScriptEngine}
+
+
+class PyramidRuntime:
+    """An exported pyramid, ready to answer requests."""
+
+    def __init__(self, folder: str | Path, engine: str | None = None, use_gpu: bool = False, device_id: int = 0, threads: int = 0):
+        folder = Path(folder)
+        try:
+            self.metadata = json.loads((folder / METADATA).read_text())
+            with np.load(folder / RECONSTRUCTIONS, allow_pickle=False) as stored:
+                self.reconstructions = [stored[f"scale_{n}"] for n in range(len(self.metadata["sizes"]))]
+        except (OSError, ValueError, KeyError) as error:
+            raise ArtifactError(f"{folder} is not a complete sigctl model version ({error}); export it again") from None
+        self.layout = PyramidLayout(sizes=tuple(tuple(s) for s in self.metadata["sizes"]), scale_factor=self.metadata["scale_factor"])
+        self.limits = RequestLimits(**self.metadata["limits"])
+        formats = self.metadata["formats"]
+        chosen = engine or ("onnx" if "onnx" in formats else formats[0])
+        if chosen not in formats:
+            raise ArtifactError(f"{folder} has no {chosen} graphs (it has {formats}); export with --format {chosen} or both")
+        self.engine = ENGINES[chosen](folder, self.layout.num_scales, use_gpu, device_id, threads)
+        log.info("loaded %s (%d scales) with %s on %s", folder, self.layout.num_scales, chosen, self.engine.providers)
+
+    def handle(self, request: contract.Request) -> np.ndarray:
+        """Answer a parsed request with NxHxWx3 uint8 images."""
+        if request.mode == contract.MODE_RECONSTRUCT:
+            return to_uint8(self.reconstructions[-1])
+        return self.sample(request.num_samples, request.seed, request.height, request.width, request.start_scale)
+
+    def sample(self, num_samples: int, seed: int, height: int | None = None, width: int | None = None, start_scale: int = 0) -> np.ndarray:
+        """Random samples as NxHxWx3 uint8: what ``sigctl.core.pyramid.sample_images`` gives, within float rounding."""
+        return to_uint8(self.sample_float(num_samples, seed, height, width, start_scale))
+
+    def sample_float(self, num_samples: int, seed: int, height: int | None = None, width: int | None = None, start_scale: int = 0) -> np.ndarray:
+        """Random samples as Nx3xHxW float32 in [-1, 1] (before quantisation)."""
+        height, width = resolve_sample_request(self.layout, self.limits, num_samples, seed, height, width, start_scale)
+        sizes = request_sizes(self.layout, height, width)
+        if start_scale == 0:
+            image = np.zeros((num_samples, 3, *sizes[0]), np.float32)
+        else:
+            image = np.repeat(self.reconstructions[start_scale - 1], num_samples, axis=0)
+        for scale in range(start_scale, self.layout.num_scales):
+            noise = np.stack([scale_noise(seed + i, scale, *sizes[scale], single_channel=scale == 0) for i in range(num_samples)])
+            image = self.engine.run(scale, image, noise)
+        return image
