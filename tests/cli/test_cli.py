@@ -59,7 +59,7 @@ def test_dry_run_prints_settings_and_pyramid_without_training(tmp_path):
         (lambda t: ["train", BALLOONS, "--device", "tpu", "--dry-run"], "device"),
         (lambda t: ["train"], "give the training IMAGE"),
         (lambda t: ["sample", "--local", t], "manifest.json is missing"),
-        (lambda t: ["sample"], "--local"),
+        (lambda t: ["sample"], "--local RUN_DIR"),
         (lambda t: ["info", t / "nothing"], "not a directory"),
     ],
 )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from sigctl.cli import info, sample, train
+from sigctl.cli import export, info, sample, serve, train
 
 app = typer.Typer(
     name="sigctl",
-    help="Train single-image generative models (SinGAN family) and sample them.",
+    help="Train single-image generative models (SinGAN family), export them to Triton, and sample them.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
@@ -16,6 +16,8 @@ app = typer.Typer(
 app.command("train")(train.train_command)
 app.command("sample")(sample.sample_command)
 app.command("info")(info.info_command)
+app.command("export")(export.export_command)
+app.command("serve")(serve.serve_command)
 
 
 def main() -> None:

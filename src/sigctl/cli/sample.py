@@ -1,40 +1,50 @@
-"""``sigctl sample``: random samples of any size, written as PNGs and a grid."""
+"""``sigctl sample``: random samples of any size, in process or from a server, as PNGs and a grid."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Optional
 
+import numpy as np
 import typer
 
-from sigctl import artifact
 from sigctl.cli.common import command, console
-from sigctl.core.images import make_grid, save_png
-from sigctl.core.pyramid import sample_images
+from sigctl.core.images import save_png
+from sigctl.core.pixels import make_grid
 from sigctl.errors import SettingsError
 
 
 @command
 def sample_command(
     local: Annotated[Optional[Path], typer.Option("--local", help="Sample in this process from the run directory RUN.")] = None,
+    server: Annotated[Optional[str], typer.Option("--server", help="Sample from a Triton server at HOST:PORT (gRPC).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Served model name [default: the only one served].")] = None,
     num: Annotated[int, typer.Option("--num", help="Number of samples.")] = 8,
     height: Annotated[Optional[int], typer.Option(help="Output height, px [default: training height].")] = None,
     width: Annotated[Optional[int], typer.Option(help="Output width, px [default: training width].")] = None,
     start_scale: Annotated[int, typer.Option(help="First scale given fresh noise; coarser scales follow the training image.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the first sample; sample i uses seed + i.")] = 0,
     out: Annotated[Path, typer.Option(help="Folder for the PNGs and grid.png.")] = Path("samples"),
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    device: Annotated[str, typer.Option(help="cpu or cuda (with --local).")] = "cpu",
 ) -> None:
-    """Draw random samples; the same run, seed and request always give the same pixels."""
-    if local is None:
-        raise SettingsError("give --local RUN_DIR (a run written by 'sigctl train')")
-    loaded = artifact.load(local, device=device)
-    images = sample_images(loaded.pyramid, num, seed, height, width, start_scale)
+    """Draw random samples; the same model, seed and request always give the same pixels."""
+    if (local is None) == (server is None):
+        raise SettingsError("give either --local RUN_DIR (in process) or --server HOST:PORT (a running sigctl serve)")
+    if local is not None:
+        from sigctl import artifact
+        from sigctl.core.pyramid import sample_images
+
+        images = sample_images(artifact.load(local, device=device).pyramid, num, seed, height, width, start_scale)
+    else:
+        from sigctl.client import SigClient
+
+        with SigClient(server, model) as client:
+            images = client.sample(num, seed, height, width, start_scale)
     written = write_samples(out, images, seed, start_scale)
     console.print(f"wrote {len(written)} samples of {images.shape[1]}x{images.shape[2]} and grid.png to {out}")
 
 
-def write_samples(out: Path, images, seed: int, start_scale: int) -> list[Path]:
+def write_samples(out: Path, images: np.ndarray, seed: int, start_scale: int) -> list[Path]:
     """One PNG per sample, named by seed, size and start scale, plus grid.png of them all."""
     written = []
     for index, image in enumerate(images):

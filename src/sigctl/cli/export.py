@@ -1,0 +1,31 @@
+"""``sigctl export``: a trained run -> a new version in a Triton model repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from sigctl.cli.common import command, console
+from sigctl.errors import SettingsError
+from sigctl.export.exporter import FORMATS, export_artifact
+
+
+@command
+def export_command(
+    run: Annotated[Path, typer.Argument(help="Run directory written by 'sigctl train'.")],
+    repo: Annotated[Path, typer.Option(help="Triton model repository.")] = Path("model_repository"),
+    name: Annotated[Optional[str], typer.Option(help="Model name [default: the training image's name].")] = None,
+    format: Annotated[str, typer.Option("--format", help="onnx, torchscript or both.")] = "both",
+    instances: Annotated[int, typer.Option(help="Model instances Triton runs (processes).")] = 1,
+) -> None:
+    """Export every scale to ONNX/TorchScript, check parity with PyTorch, publish a new version."""
+    formats = FORMATS if format == "both" else (format,)
+    if any(f not in FORMATS for f in formats):
+        raise SettingsError(f"--format must be onnx, torchscript or both, not {format!r}")
+    if instances < 1:
+        raise SettingsError("--instances must be at least 1")
+    result = export_artifact(run, repo, name, formats, instance_count=instances)
+    parity = ", ".join(f"{fmt} max |diff| {value:.1e}" for fmt, value in result.parity.items())
+    console.print(f"published {result.name} version {result.version} -> {result.folder} in {result.seconds:.1f} s ({parity} vs PyTorch)")

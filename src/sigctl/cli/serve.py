@@ -1,0 +1,45 @@
+"""``sigctl serve``: run the real Triton server over a model repository until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sigctl.cli.common import command, console
+from sigctl.serving.server import ServerError, ServerSettings, TritonServer
+
+
+@command
+def serve_command(
+    repo: Annotated[Path, typer.Option(help="Triton model repository.")] = Path("model_repository"),
+    host: Annotated[str, typer.Option(help="Address to bind; loopback by default.")] = "127.0.0.1",
+    grpc_port: Annotated[int, typer.Option(help="gRPC port.")] = 8001,
+    http_port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    metrics_port: Annotated[int, typer.Option(help="Prometheus metrics port.")] = 8002,
+) -> None:
+    """Serve every model in the repository; reload a model whose backend process dies."""
+    settings = ServerSettings(repository=repo, host=host, grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
+    with TritonServer(settings) as server:
+        server.start_watchdog()
+        states = server.model_states()
+        console.print(f"tritonserver ready: gRPC {host}:{grpc_port}, HTTP {host}:{http_port}, metrics {host}:{metrics_port}")
+        for model, state in sorted(states.items()):
+            console.print(f"  model {model}: {state}")
+        if not states:
+            console.print(f"  no models in {repo}; add one with: sigctl export runs/NAME --repo {repo}")
+        console.print("Ctrl-C or SIGTERM stops the server.")
+        try:
+            while not stopping:
+                if server.process.poll() is not None:
+                    raise ServerError(f"tritonserver exited unexpectedly (code {server.process.returncode}):\n{server.log_tail()}")
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        console.print("stopping tritonserver ...")
+    console.print("stopped.")

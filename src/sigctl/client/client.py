@@ -1,0 +1,197 @@
+"""``SigClient`` / ``AsyncSigClient``: samples and pyramid metadata from a Triton server over gRPC.
+
+    with SigClient("127.0.0.1:8001", "balloons") as client:
+        images = client.sample(num_samples=4, seed=0, height=128, width=256)  # (4, 128, 256, 3) uint8
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+import tritonclient.grpc.aio as aioclient
+from tritonclient.utils import InferenceServerException
+
+from sigctl.errors import SigctlError
+from sigctl.serving import contract
+
+
+class ServerRequestError(SigctlError):
+    """The server could not be reached or failed the request."""
+
+    def __init__(self, message: str, status: str = ""):
+        super().__init__(message)
+        self.status = status
+
+
+class RequestRejected(ServerRequestError):
+    """The server refused the request as invalid (INVALID_ARGUMENT): fix the request, do not retry."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A served pyramid, as published in its config parameters."""
+
+    name: str
+    num_scales: int
+    scale_sizes: list[tuple[int, int]]
+    scale_factor: float
+    noise_amplitudes: list[float]
+    training_size: tuple[int, int]
+    limits: dict[str, int]
+    modes: list[str]
+    recipe: str
+
+    @classmethod
+    def from_config(cls, config: dict) -> "ModelInfo":
+        parameters = {key: value["string_value"] for key, value in config.get("parameters", {}).items()}
+        try:
+            return cls(
+                name=config["name"],
+                num_scales=int(parameters["num_scales"]),
+                scale_sizes=[tuple(size) for size in json.loads(parameters["scale_sizes"])],
+                scale_factor=float(parameters["scale_factor"]),
+                noise_amplitudes=json.loads(parameters["noise_amplitudes"]),
+                training_size=(int(parameters["training_height"]), int(parameters["training_width"])),
+                limits=json.loads(parameters["limits"]),
+                modes=json.loads(parameters["modes"]),
+                recipe=parameters["recipe"],
+            )
+        except KeyError as missing:
+            raise ServerRequestError(f"model {config.get('name')} is not a sigctl model (config parameter {missing} missing)") from None
+
+
+def _wrap(error: InferenceServerException, what: str, url: str) -> ServerRequestError:
+    status = str(error.status() or "")
+    if status.endswith("UNAVAILABLE"):
+        return ServerRequestError(f"cannot reach a Triton server at {url} ({error.message()}); is 'sigctl serve' running there?", status)
+    message = f"{what}: {error.message()}"
+    if status.endswith("INVALID_ARGUMENT"):
+        return RequestRejected(message, status)
+    return ServerRequestError(message, status)
+
+
+def _infer_inputs(module, tensors: dict[str, np.ndarray]) -> list:
+    inputs = []
+    for name, value in tensors.items():
+        tensor = module.InferInput(name, list(value.shape), contract.wire_type(contract.INPUTS_BY_NAME[name]))
+        tensor.set_data_from_numpy(value)
+        inputs.append(tensor)
+    return inputs
+
+
+def _pick_model(ready: list[str], url: str) -> str:
+    if len(ready) == 1:
+        return ready[0]
+    if not ready:
+        raise ServerRequestError(f"the server at {url} has no model ready; export one and (re)start sigctl serve")
+    raise ServerRequestError(f"the server at {url} serves {len(ready)} models ({', '.join(ready)}); name one with --model")
+
+
+class SigClient:
+    """Synchronous client; a context manager that closes its channel."""
+
+    def __init__(self, url: str = "127.0.0.1:8001", model: str | None = None, timeout_s: float = 300.0):
+        self.url = url
+        self.timeout_s = timeout_s
+        self._client = grpcclient.InferenceServerClient(url)
+        self._model = model
+
+    def __enter__(self) -> "SigClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    @property
+    def model(self) -> str:
+        if self._model is None:
+            self._model = _pick_model(self.models(), self.url)
+        return self._model
+
+    def models(self) -> list[str]:
+        """Names of the models that are ready on the server."""
+        try:
+            index = self._client.get_model_repository_index(as_json=True)
+        except InferenceServerException as error:
+            raise _wrap(error, f"cannot list models at {self.url}", self.url) from None
+        return sorted(m["name"] for m in index.get("models", []) if m.get("state") == "READY")
+
+    def info(self) -> ModelInfo:
+        """Pyramid metadata from the model's config parameters."""
+        try:
+            config = self._client.get_model_config(self.model, as_json=True)["config"]
+        except InferenceServerException as error:
+            raise _wrap(error, f"cannot read the config of model {self.model!r} at {self.url}", self.url) from None
+        return ModelInfo.from_config(config)
+
+    def infer(self, tensors: dict[str, np.ndarray]) -> np.ndarray:
+        """Send raw contract tensors; returns the IMAGES output."""
+        try:
+            result = self._client.infer(self.model, _infer_inputs(grpcclient, tensors), client_timeout=self.timeout_s)
+        except InferenceServerException as error:
+            raise _wrap(error, f"model {self.model!r} at {self.url} refused the request", self.url) from None
+        return result.as_numpy(contract.IMAGES)
+
+    def sample(self, num_samples: int = 1, seed: int = 0, height: int | None = None, width: int | None = None, start_scale: int = 0) -> np.ndarray:
+        """NxHxWx3 uint8 random samples; sample i uses seed + i, as in process."""
+        return self.infer(contract.build_inputs(contract.MODE_SAMPLE, seed, num_samples, height, width, start_scale))
+
+    def reconstruct(self) -> np.ndarray:
+        """The model's reconstruction of its training image (1xHxWx3), a quick health check."""
+        return self.infer(contract.build_inputs(contract.MODE_RECONSTRUCT))
+
+
+class AsyncSigClient:
+    """asyncio client with the same methods as ``SigClient`` (awaitable); for batch jobs."""
+
+    def __init__(self, url: str = "127.0.0.1:8001", model: str | None = None, timeout_s: float = 300.0):
+        self.url = url
+        self.timeout_s = timeout_s
+        self._client = aioclient.InferenceServerClient(url)
+        self._model = model
+
+    async def __aenter__(self) -> "AsyncSigClient":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def model(self) -> str:
+        if self._model is None:
+            self._model = _pick_model(await self.models(), self.url)
+        return self._model
+
+    async def models(self) -> list[str]:
+        try:
+            index = await self._client.get_model_repository_index(as_json=True)
+        except InferenceServerException as error:
+            raise _wrap(error, f"cannot list models at {self.url}", self.url) from None
+        return sorted(m["name"] for m in index.get("models", []) if m.get("state") == "READY")
+
+    async def info(self) -> ModelInfo:
+        model = await self.model()
+        try:
+            config = (await self._client.get_model_config(model, as_json=True))["config"]
+        except InferenceServerException as error:
+            raise _wrap(error, f"cannot read the config of model {model!r} at {self.url}", self.url) from None
+        return ModelInfo.from_config(config)
+
+    async def infer(self, tensors: dict[str, np.ndarray]) -> np.ndarray:
+        model = await self.model()
+        try:
+            result = await self._client.infer(model, _infer_inputs(aioclient, tensors), client_timeout=self.timeout_s)
+        except InferenceServerException as error:
+            raise _wrap(error, f"model {model!r} at {self.url} refused the request", self.url) from None
+        return result.as_numpy(contract.IMAGES)
+
+    async def sample(self, num_samples: int = 1, seed: int = 0, height: int | None = None, width: int | None = None, start_scale: int = 0) -> np.ndarray:
+        return await self.infer(contract.build_inputs(contract.MODE_SAMPLE, seed, num_samples, height, width, start_scale))
