@@ -33,7 +33,7 @@ def test_large_seeds_work_and_negative_seeds_are_rejected():
         seeded_normal(-1, 0, 1, 4, 4)
 
 
-def test_hash_matches_reference_lowbias32_on_python_ints():
+def test_hash_matches_reference_lowbias32_on_ints_and_arrays():
     def reference(x):  # plain 32-bit arithmetic, as in the published lowbias32
         x ^= x >> 16
         x = (x * 0x7FEB352D) & 0xFFFFFFFF

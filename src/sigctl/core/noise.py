@@ -4,9 +4,9 @@ torch.randn depends on the device, the library version and how many numbers were
 a counter-based hash depends on nothing but its inputs. The same seed therefore gives the same
 noise at any batch size, in PyTorch, in the numpy serving runtime and on any machine.
 
-Every step is integer arithmetic kept below 2**49 (no int64 overflow anywhere), followed by
-correctly rounded float64 operations and one cast to float32, which IEEE 754 makes exact to
-the bit on every platform.
+Every step is exact integer arithmetic (mod 2**32 for the hash), followed by correctly rounded
+float64 operations and one cast to float32, which IEEE 754 makes exact to the bit on every
+platform.
 """
 
 from __future__ import annotations
@@ -23,19 +23,21 @@ _TO_UNIT_NORMAL = np.float64(np.sqrt(12.0 / _UNIFORMS_PER_VALUE) / (1 << _UNIFOR
 MAX_SEED = (1 << 63) - 1
 
 
-def _mul32(x, constant: int):
-    """(x * constant) mod 2**32 for x < 2**32, split in 16-bit halves so nothing overflows int64."""
-    low = x & 0xFFFF
-    high = x >> 16
-    return (low * constant + (((high * constant) & 0xFFFF) << 16)) & _MASK32
-
-
 def hash32(x):
-    """lowbias32 integer hash; works on Python ints and int64 numpy arrays alike."""
-    x = x ^ (x >> 16)
-    x = _mul32(x, 0x7FEB352D)
-    x = x ^ (x >> 15)
-    x = _mul32(x, 0x846CA68B)
+    """lowbias32 integer hash of a Python int or a numpy integer array (values < 2**32)."""
+    if isinstance(x, np.ndarray):
+        # numpy's uint32 arithmetic wraps mod 2**32 by definition: the same values as below, in 5 passes.
+        x = x.astype(np.uint32)
+        x ^= x >> np.uint32(16)
+        x *= np.uint32(0x7FEB352D)
+        x ^= x >> np.uint32(15)
+        x *= np.uint32(0x846CA68B)
+        x ^= x >> np.uint32(16)
+        return x
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & _MASK32
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & _MASK32
     return x ^ (x >> 16)
 
 
@@ -57,14 +59,15 @@ def seeded_normal(seed: int, scale: int, channels: int, height: int, width: int)
     """
     if not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be in [0, 2**63), got {seed}")
-    rows = np.arange(height, dtype=np.int64)
-    cols = np.arange(width, dtype=np.int64)
+    rows = np.arange(height, dtype=np.uint32)
+    cols = np.arange(width, dtype=np.uint32)
     out = np.empty((channels, height, width), dtype=np.float32)
     for channel in range(channels):
-        total = np.zeros((height, width), dtype=np.int64)
-        for draw in range(_UNIFORMS_PER_VALUE):
-            row_keys = hash32(_stream_key(seed, scale, channel, draw) ^ rows)
-            total += hash32(row_keys[:, None] ^ cols[None, :]) >> (32 - _UNIFORM_BITS)
+        # All draws of a channel at once: (draws, H, W), summed into one Irwin-Hall value per pixel.
+        keys = np.array([_stream_key(seed, scale, channel, draw) for draw in range(_UNIFORMS_PER_VALUE)], dtype=np.uint32)
+        row_keys = hash32(keys[:, None] ^ rows[None, :])
+        uniforms = hash32(row_keys[:, :, None] ^ cols[None, None, :]) >> np.uint32(32 - _UNIFORM_BITS)
+        total = uniforms.sum(axis=0, dtype=np.int64)
         out[channel] = ((total - _CENTER).astype(np.float64) * _TO_UNIT_NORMAL).astype(np.float32)
     return out
 
