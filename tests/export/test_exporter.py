@@ -96,3 +96,25 @@ def test_the_served_runtime_runs_without_torch(exported):
 
 def _digest_tree(folder):
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_native_per_scale_models_are_valid_configs_with_runnable_graphs(tiny_run, tmp_path):
+    import onnxruntime as ort
+    import torch
+
+    result = export_artifact(tiny_run, tmp_path / "repo", name="m", native_repository=tmp_path / "native")
+    scales = len(json.loads((result.folder / "pyramid.json").read_text())["sizes"])
+    assert len(result.native_models) == 2 * scales
+    previous = np.zeros((1, 3, 10, 12), np.float32)
+    noise = np.random.default_rng(0).standard_normal((1, 3, 16, 20)).astype(np.float32)
+    for model in result.native_models:
+        config = text_format.Parse((tmp_path / "native" / model / "config.pbtxt").read_text(), model_config_pb2.ModelConfig())
+        graph = tmp_path / "native" / model / "1" / config.default_model_filename
+        inputs = {i.name: value for i, value in zip(config.input, (previous, noise))}
+        if config.backend == "onnxruntime":
+            out = ort.InferenceSession(str(graph)).run([config.output[0].name], inputs)[0]
+        else:
+            assert config.backend == "pytorch" and config.output[0].name == "image__0"
+            module = torch.jit.load(str(graph))
+            out = module(**{k: torch.from_numpy(v) for k, v in inputs.items()}).detach().numpy()
+        assert out.shape == (1, 3, 16, 20)

@@ -21,6 +21,7 @@ from sigctl.core.requests import RequestLimits
 from sigctl.core.scales import request_sizes
 from sigctl.errors import ArtifactError
 from sigctl.export import graphs
+from sigctl.export.native import publish_native
 from sigctl.export.repository import check_model_name, publish_version
 from sigctl.export.triton_config import TritonModelConfig
 from sigctl.serving import contract, runtime
@@ -44,6 +45,7 @@ class ExportResult:
     formats: tuple[str, ...]
     parity: dict[str, float] = field(default_factory=dict)  # format -> worst max |diff| over the checks
     seconds: float = 0.0
+    native_models: list[str] = field(default_factory=list)
 
 
 def export_artifact(
@@ -53,8 +55,13 @@ def export_artifact(
     formats: tuple[str, ...] = FORMATS,
     limits: RequestLimits = RequestLimits(),
     instance_count: int = 1,
+    native_repository: Path | None = None,
 ) -> ExportResult:
-    """Export every scale in ``formats``, check them against PyTorch, and publish a new version."""
+    """Export every scale in ``formats``, check them against PyTorch, and publish a new version.
+
+    With ``native_repository``, every scale is also published there as a model for Triton's
+    native backends (see ``sigctl.export.native``).
+    """
     started = time.perf_counter()
     loaded = artifact.load(run_dir)
     pyramid, manifest = loaded.pyramid.eval(), loaded.manifest
@@ -78,7 +85,9 @@ def export_artifact(
 
     config = TritonModelConfig(name=name, instance_count=instance_count, parameters=_config_parameters(pyramid, manifest, limits))
     version = publish_version(repository, name, build, config.to_pbtxt())
-    return ExportResult(name, version, Path(repository) / name / str(version), tuple(formats), parity, time.perf_counter() - started)
+    folder = Path(repository) / name / str(version)
+    native_models = publish_native(folder, native_repository, name, tuple(formats)) if native_repository else []
+    return ExportResult(name, version, folder, tuple(formats), parity, time.perf_counter() - started, native_models)
 
 
 def parity_cases(pyramid) -> list[tuple[int, int, int]]:
