@@ -1,0 +1,158 @@
+"""Samples/s and latency of one pyramid: eager PyTorch, onnxruntime in process, Triton over gRPC.
+
+By default the pyramid has the paper's architecture for balloons.png at 250 px with untrained
+weights (speed depends on the architecture, not the weights); --run benches a trained artifact.
+One image per request, square sizes. Prints one table with ratios against eager PyTorch and
+writes bench/results/serve_throughput.json.
+
+    .venv/bin/python bench/serve_throughput.py [--sizes 128 250 512] [--run runs/NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from sigctl import artifact
+from sigctl.artifact import files
+from sigctl.artifact.manifest import ImageInfo
+from sigctl.client import SigClient
+from sigctl.config import load_settings
+from sigctl.core.images import load_rgb, save_png
+from sigctl.core.pyramid import Pyramid, sample_images
+from sigctl.core.scales import fit_to_max_size, plan_pyramid
+from sigctl.export.exporter import export_artifact
+from sigctl.serving.runtime import PyramidRuntime
+from sigctl.serving.server import ServerSettings, TritonServer
+
+IMAGE = Path(__file__).resolve().parents[1] / "examples" / "images" / "train" / "balloons.png"
+REQUESTS = {128: 24, 250: 12, 512: 4}  # sequential requests per size; concurrent runs send max(this, 2 x concurrency)
+
+
+def paper_architecture_run(folder: Path) -> Path:
+    settings = load_settings("paper")
+    rgb = load_rgb(IMAGE)
+    height, width = fit_to_max_size(*rgb.shape[:2], settings.pyramid.max_size)
+    layout = plan_pyramid(height, width, settings.pyramid.min_size, settings.pyramid.target_scale_factor)
+    torch.manual_seed(0)
+    pyramid = Pyramid.with_scales(layout, settings.network, [1.0] + [0.1] * (layout.num_scales - 1))
+    pyramid.reconstruction_noise.normal_()
+    save_png(folder / files.REFERENCE, rgb)
+    image = ImageInfo(source_name=IMAGE.name, source_sha256=files.sha256_of(IMAGE), height=height, width=width)
+    artifact.save(folder, pyramid, settings, image, training_seconds=0.0, device="cpu")
+    return folder
+
+
+def measure(call, count: int) -> dict:
+    call(0)  # warm-up
+    latencies = []
+    started = time.perf_counter()
+    for index in range(count):
+        begin = time.perf_counter()
+        call(index + 1)
+        latencies.append(time.perf_counter() - begin)
+    return summarise(latencies, time.perf_counter() - started)
+
+
+def measure_concurrent(url: str, model: str, size: int, concurrency: int, count: int) -> dict:
+    latencies, lock = [], threading.Lock()
+    next_seed = iter(range(count))
+
+    def worker():
+        with SigClient(url, model) as client:
+            client.sample(1, 10_000, size, size)  # warm-up and connect
+            while True:
+                with lock:
+                    seed = next(next_seed, None)
+                if seed is None:
+                    return
+                begin = time.perf_counter()
+                client.sample(1, seed, size, size)
+                with lock:
+                    latencies.append(time.perf_counter() - begin)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return summarise(latencies, time.perf_counter() - started)
+
+
+def summarise(latencies: list[float], wall: float) -> dict:
+    ordered = sorted(latencies)
+    return {
+        "requests": len(ordered),
+        "samples_per_s": len(ordered) / wall,
+        "p50_ms": 1000 * statistics.median(ordered),
+        "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[128, 250, 512])
+    parser.add_argument("--run", type=Path, help="a trained run directory instead of the untrained paper architecture")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
+    args = parser.parse_args()
+    console = Console()
+    workdir = Path(tempfile.mkdtemp(prefix="sigctl-bench-"))
+    run = args.run or paper_architecture_run(workdir / "run")
+    exported = export_artifact(run, workdir / "repo", name="bench", formats=("onnx",))
+    pyramid = artifact.load(run).pyramid
+    served_locally = PyramidRuntime(exported.folder)
+    rows = []
+    for size in args.sizes:
+        count = REQUESTS.get(size, 4)
+        rows.append({"mode": "eager pytorch", "size": size, **measure(lambda s: sample_images(pyramid, 1, s, size, size), count)})
+        rows.append({"mode": "onnxruntime", "size": size, **measure(lambda s: served_locally.sample(1, s, size, size), count)})
+        console.print(f"{size}px in process done")
+    ports = _free_ports(3)
+    settings = ServerSettings(workdir / "repo", grpc_port=ports[0], http_port=ports[1], metrics_port=ports[2])
+    with TritonServer(settings) as server:
+        for size in args.sizes:
+            for concurrency in args.concurrency:
+                count = max(REQUESTS.get(size, 4), 2 * concurrency)
+                result = measure_concurrent(server.settings.grpc_url, "bench", size, concurrency, count)
+                rows.append({"mode": f"triton grpc x{concurrency}", "size": size, **result})
+            console.print(f"{size}px over gRPC done")
+    table = Table(title=f"one {'trained' if args.run else 'paper-architecture'} pyramid ({pyramid.num_trained} scales), 1 image per request, {torch.get_num_threads()} CPU threads")
+    for column in ("size", "mode", "requests", "samples/s", "p50 ms", "p99 ms", "throughput vs eager"):
+        table.add_column(column, justify="right")
+    for size in args.sizes:
+        eager = next(r for r in rows if r["size"] == size and r["mode"] == "eager pytorch")
+        for row in (r for r in rows if r["size"] == size):
+            row["ratio_vs_eager"] = row["samples_per_s"] / eager["samples_per_s"]
+            table.add_row(str(size), row["mode"], str(row["requests"]), f"{row['samples_per_s']:.2f}", f"{row['p50_ms']:.0f}", f"{row['p99_ms']:.0f}", f"{row['ratio_vs_eager']:.2f}")
+    console.print(table)
+    out = Path(__file__).resolve().parent / "results" / "serve_throughput.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(rows, indent=2))
+    console.print(f"wrote {out}")
+
+
+def _free_ports(count: int) -> list[int]:
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+if __name__ == "__main__":
+    main()
