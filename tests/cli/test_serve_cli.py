@@ -1,5 +1,6 @@
 """`sigctl export`, `sigctl serve` and `sigctl sample --server` as a user runs them."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -43,11 +44,21 @@ def test_export_serve_sample_and_stop(tiny_run, tmp_path):
 
         wrong = runner.invoke(app, ["sample", "--server", f"127.0.0.1:{grpc_port}", "--model", "nope", "--out", str(tmp_path / "x")])
         assert wrong.exit_code == 2 and "nope" in wrong.output
+
+        # Kill the model's backend process: sigctl serve must notice and reload the model.
+        stubs = [int(line.split()[0]) for line in _processes(with_pid=True) if "triton_python_backend_stub" in line and str(repository) in line]
+        assert len(stubs) == 1
+        os.kill(stubs[0], signal.SIGKILL)
+        recovered = _sample_until_it_works(f"127.0.0.1:{grpc_port}", tmp_path / "after-kill", timeout_s=90)
+        assert np.array_equal(
+            np.asarray(Image.open(recovered / "seed8_30x44_start0.png")), np.asarray(Image.open(tmp_path / "server" / "seed8_30x44_start0.png"))
+        )
     finally:
         serve.send_signal(signal.SIGTERM)
         rest, _ = serve.communicate(timeout=60)
     assert serve.returncode == 0, rest
     assert "stopped." in rest
+    assert "lost its backend process; reloading it" in rest
     assert not [line for line in _processes() if str(repository) in line]
 
 
@@ -75,12 +86,23 @@ def _read_until(process, marker, timeout_s):
     raise AssertionError("sigctl serve did not become ready:\n" + "".join(seen))
 
 
-def _processes():
+def _sample_until_it_works(url, out, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = runner.invoke(app, ["sample", "--server", url, "--num", "1", "--height", "30", "--width", "44", "--seed", "8", "--out", str(out)])
+        if result.exit_code == 0:
+            return out
+        time.sleep(0.5)
+    raise AssertionError(f"the model did not recover within {timeout_s} s: {result.output}")
+
+
+def _processes(with_pid=False):
     lines = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                lines.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
-                pass
+                continue
+            lines.append(f"{entry.name} {command}" if with_pid else command)
     return lines

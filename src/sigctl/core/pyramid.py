@@ -78,13 +78,12 @@ class Pyramid(nn.Module):
         amplitude = torch.tensor([noise_amplitude], dtype=torch.float32, device=self.noise_amplitudes.device)
         self.noise_amplitudes = torch.cat([self.noise_amplitudes, amplitude])
 
-    def run(self, entering: torch.Tensor, noises: Sequence[torch.Tensor], sizes: Sequence[Size], start_scale: int = 0) -> torch.Tensor:
+    def run(self, entering: torch.Tensor, noises: Sequence[torch.Tensor], start_scale: int = 0) -> torch.Tensor:
         """Run scales ``start_scale .. start_scale + len(noises) - 1``.
 
         Args:
             entering: image entering ``start_scale`` (any size; it is resized to that scale's).
-            noises: unit noise per scale run, each at that scale's size (which sets the sizes).
-            sizes: (h, w) of every scale of the request (kept for callers' clarity).
+            noises: unit noise per scale run, each at that scale's size, which sets the sizes.
         """
         image = entering
         for offset, noise in enumerate(noises):
@@ -103,7 +102,7 @@ class Pyramid(nn.Module):
         """The reconstruction of the training image at scale ``up_to - 1`` (default: the finest trained)."""
         up_to = self.num_trained if up_to is None else up_to
         entering = torch.zeros(1, 3, *self.layout.sizes[0], device=self.reconstruction_noise.device)
-        return self.run(entering, self.reconstruction_noises(up_to), self.layout.sizes)
+        return self.run(entering, self.reconstruction_noises(up_to))
 
     @torch.no_grad()
     def sample(self, seeds: Sequence[int], height: int, width: int, start_scale: int = 0) -> torch.Tensor:
@@ -125,8 +124,7 @@ class Pyramid(nn.Module):
             torch.from_numpy(np.stack([scale_noise(seed, scale, *sizes[scale], single_channel=scale == 0) for seed in seeds])).to(device)
             for scale in range(start_scale, self.num_trained)
         ]
-        return self.run(entering, noises, sizes, start_scale)
-
+        return self.run(entering, noises, start_scale)
 
 
 def sample_images(

@@ -106,6 +106,6 @@ class SinGANRecipe(Recipe):
         if self.scale > 0:
             with torch.no_grad():
                 noises = [self._unit_noise(sizes[n], single_channel=n == 0) for n in range(self.scale)]
-                entering = upsample(pyramid.run(entering, noises, sizes), sizes[self.scale])
+                entering = upsample(pyramid.run(entering, noises), sizes[self.scale])
         noise = self._unit_noise(sizes[self.scale], single_channel=self.scale == 0)
         return self.generator(noise * self.noise_amplitude, entering)
