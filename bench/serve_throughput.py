@@ -30,7 +30,7 @@ from sigctl.client import SigClient
 from sigctl.config import load_settings
 from sigctl.core.images import load_rgb, save_png
 from sigctl.core.pyramid import Pyramid, sample_images
-from sigctl.core.scales import fit_to_max_size, plan_pyramid
+from sigctl.core.scales import fit_to_max_size
 from sigctl.export.exporter import export_artifact
 from sigctl.serving.runtime import PyramidRuntime
 from sigctl.serving.server import ServerSettings, TritonServer
@@ -43,7 +43,7 @@ def paper_architecture_run(folder: Path) -> Path:
     settings = load_settings("paper")
     rgb = load_rgb(IMAGE)
     height, width = fit_to_max_size(*rgb.shape[:2], settings.pyramid.max_size)
-    layout = plan_pyramid(height, width, settings.pyramid.min_size, settings.pyramid.target_scale_factor)
+    layout = settings.plan_pyramid(height, width)
     torch.manual_seed(0)
     pyramid = Pyramid.with_scales(layout, settings.network, [1.0] + [0.1] * (layout.num_scales - 1))
     pyramid.reconstruction_noise.normal_()

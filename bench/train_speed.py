@@ -20,10 +20,10 @@ from rich.console import Console
 from rich.table import Table
 
 from sigctl.config import load_settings
-from sigctl.core.images import load_rgb, resize
-from sigctl.core.pixels import to_network
+from sigctl.core.images import load_rgb
+from sigctl.core.pixels import resize, to_network
 from sigctl.core.pyramid import Pyramid
-from sigctl.core.scales import fit_to_max_size, plan_pyramid
+from sigctl.core.scales import fit_to_max_size
 from sigctl.training.recipes import TrainingContext, make_recipe
 
 IMAGE = Path(__file__).resolve().parents[1] / "examples" / "images" / "train" / "balloons.png"
@@ -33,7 +33,7 @@ def time_scales(max_size: int, generator_steps: int, iterations: int, device: to
     settings = load_settings("paper", overrides={"pyramid": {"max_size": max_size}, "optimizer": {"generator_steps": generator_steps}})
     rgb = load_rgb(IMAGE)
     height, width = fit_to_max_size(*rgb.shape[:2], max_size)
-    layout = plan_pyramid(height, width, settings.pyramid.min_size, settings.pyramid.target_scale_factor)
+    layout = settings.plan_pyramid(height, width)
     image = to_network(rgb)
     reals = [torch.from_numpy(resize(image, h, w))[None].to(device) for h, w in layout.sizes]
     pyramid = Pyramid(layout, settings.network).to(device)

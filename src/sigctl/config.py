@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+import math
+from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sigctl.core.scales import PyramidLayout, plan_pyramid
 from sigctl.errors import SettingsError
 
 PaddingMode = Literal["zero", "replicate", "circular"]
@@ -66,8 +68,14 @@ class LossSettings(_Settings):
     )
 
 
+SR_STEP_FACTOR = 2 ** (1 / 3)  # the SinGAN reference's per-step factor for super-resolution
+
+
 class TrainSettings(_Settings):
-    recipe: Literal["singan"] = Field("singan", description="Training algorithm.")
+    recipe: Literal["singan", "sr"] = Field("singan", description="Training algorithm; sr = SinGAN trained for super-resolution.")
+    super_resolution_factor: Optional[float] = Field(
+        None, gt=1.0, le=16.0, description="sr recipe: the upscaling factor F; scales are spaced by r = F^(1/k) with r closest to 2^(1/3)."
+    )
     seed: int = Field(0, ge=0, description="Seed of the training randomness (weights, noise, reconstruction noise).")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train; auto picks cuda when available.")
     init_from_previous_scale: bool = Field(
@@ -78,6 +86,23 @@ class TrainSettings(_Settings):
     network: NetworkSettings = NetworkSettings()
     optimizer: OptimizerSettings = OptimizerSettings()
     loss: LossSettings = LossSettings()
+
+    @model_validator(mode="after")
+    def _super_resolution_needs_a_factor(self) -> "TrainSettings":
+        if (self.recipe == "sr") != (self.super_resolution_factor is not None):
+            raise ValueError("the sr recipe needs super_resolution_factor (--factor F), and only the sr recipe takes one")
+        return self
+
+    def plan_pyramid(self, height: int, width: int) -> PyramidLayout:
+        """The pyramid these settings give for a training image of height x width (already fitted)."""
+        return plan_pyramid(height, width, self.pyramid.min_size, self.pyramid.target_scale_factor, self.exact_scale_factor())
+
+    def exact_scale_factor(self) -> Optional[float]:
+        """The factor between scales when it is fixed (super-resolution), else None."""
+        if self.super_resolution_factor is None:
+            return None
+        steps = max(1, round(math.log(self.super_resolution_factor) / math.log(SR_STEP_FACTOR)))
+        return self.super_resolution_factor ** (1 / steps)
 
 
 def preset_names() -> list[str]:

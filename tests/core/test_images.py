@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sigctl.core.images import load_rgb, resize
-from sigctl.core.pixels import make_grid, to_network, to_uint8
+from sigctl.core.images import load_rgb
+from sigctl.core.pixels import make_grid, resize, to_network, to_uint8
 from sigctl.errors import ImageInputError
 
 from ..conftest import BALLOONS, IMAGES

@@ -21,10 +21,10 @@ def test_same_seed_same_pixels_other_seed_other_pixels(pyramid):
 
 
 def test_a_sample_does_not_depend_on_its_batch(pyramid):
-    batch = sample_images(pyramid, 5, seed=100, batch_size=5)
-    alone = sample_images(pyramid, 1, seed=103)
-    assert np.array_equal(batch[3], alone[0])
-    assert np.array_equal(sample_images(pyramid, 5, seed=100, batch_size=2), batch)
+    batch = sample_images(pyramid, 10, seed=100)  # 10 > the internal batch of 8: crosses a boundary
+    assert np.array_equal(batch[3], sample_images(pyramid, 1, seed=103)[0])
+    assert np.array_equal(batch[9], sample_images(pyramid, 1, seed=109)[0])
+    assert np.array_equal(batch[2:5], sample_images(pyramid, 3, seed=102))
 
 
 @pytest.mark.parametrize("start_scale", [0, 1])

@@ -11,10 +11,12 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from sigctl import artifact
+from sigctl.core.operations import Request, sample_float
 from sigctl.core.pyramid import sample_images
 from sigctl.errors import SettingsError
 from sigctl.export.exporter import export_artifact, parity_cases
 from sigctl.export.repository import publish_version
+from sigctl.serving import contract
 from sigctl.serving.runtime import PyramidRuntime
 
 
@@ -24,13 +26,15 @@ def pyramid(tiny_run):
 
 
 @pytest.mark.parametrize("fmt, tolerance", [("onnx", 1e-4), ("torchscript", 1e-6)])
-def test_both_formats_match_pytorch_at_odd_sizes_and_start_scales(exported, pyramid, fmt, tolerance):
+def test_both_formats_match_pytorch_at_odd_sizes_and_start_scales(exported, tiny_run, pyramid, fmt, tolerance):
     served = PyramidRuntime(exported.folder, engine=fmt)
-    cases = parity_cases(pyramid) + [(19, 64, 0), (50, 33, pyramid.num_trained - 1)]
+    eager_executor = artifact.load(tiny_run).executor()
+    cases = parity_cases(pyramid.layout) + [(19, 64, 0), (50, 33, pyramid.num_trained - 1)]
     assert (37, 251, 0) in cases
     for height, width, start in cases:
-        eager = pyramid.sample([5, 6, 7], height, width, start).numpy()
-        got = served.sample_float(3, 5, height, width, start)
+        request = Request(seed=5, num_samples=3, height=height, width=width, start_scale=start)
+        eager = sample_float(eager_executor, request)
+        got = sample_float(served, request)
         assert got.shape == eager.shape == (3, 3, height, width)
         assert np.abs(got - eager).max() < tolerance, (fmt, height, width, start)
     assert exported.parity[fmt] < tolerance
@@ -74,7 +78,8 @@ def test_config_is_valid_triton_protobuf_with_pyramid_parameters(exported):
     text = (exported.folder.parent / "config.pbtxt").read_text()
     config = text_format.Parse(text, model_config_pb2.ModelConfig())
     assert config.name == "balloons" and config.backend == "python"
-    assert {i.name for i in config.input} == {"SEED", "NUM_SAMPLES", "HEIGHT", "WIDTH", "START_SCALE", "MODE"}
+    assert {i.name for i in config.input} == {spec.name for spec in contract.INPUTS}
+    assert {"SEED", "MODE", "IMAGE", "MASK", "SR_FACTOR", "FRAMES"} <= {i.name for i in config.input}
     assert config.output[0].name == "IMAGES"
     metadata = json.loads((exported.folder / "pyramid.json").read_text())
     assert json.loads(config.parameters["scale_sizes"].string_value) == metadata["sizes"]

@@ -15,6 +15,7 @@ from tritonclient.utils import InferenceServerException
 from sigctl import artifact
 from sigctl.client import RequestRejected, SigClient
 from sigctl.core.pyramid import sample_images
+from sigctl.core.operations import Request
 from sigctl.serving import contract
 from sigctl.serving.server import ServerSettings, TritonServer
 
@@ -100,7 +101,7 @@ def _raw_infer(url, tensors, types=None):
     ],
 )
 def test_bad_requests_are_invalid_argument_and_the_server_stays_ready(triton, change, message):
-    tensors = contract.build_inputs(seed=1, height=32, width=32)
+    tensors = contract.build_inputs(Request(seed=1, height=32, width=32))
     change(tensors)
     with pytest.raises(InferenceServerException) as caught:
         _raw_infer(triton.settings.grpc_url, tensors)

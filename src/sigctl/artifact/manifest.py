@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,6 +42,7 @@ class Manifest(BaseModel):
     device: str = Field(description="Device the training ran on.")
     image: ImageInfo
     scale_factor: float = Field(description="Size ratio between neighbouring scales.")
+    super_resolution_factor: Optional[float] = Field(None, description="Upscaling factor the pyramid was trained for (sr recipe), else null.")
     scales: list[ScaleInfo]
     network: NetworkSettings
     training: TrainSettings

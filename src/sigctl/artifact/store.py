@@ -16,7 +16,8 @@ from sigctl import __version__
 from sigctl.artifact import files
 from sigctl.artifact.manifest import FORMAT_VERSION, ImageInfo, Manifest, ScaleInfo, upgrade
 from sigctl.config import TrainSettings
-from sigctl.core.pyramid import Pyramid
+from sigctl.core.images import load_rgb
+from sigctl.core.pyramid import Pyramid, TorchExecutor
 from sigctl.errors import ArtifactError
 
 
@@ -27,6 +28,11 @@ class Artifact:
     path: Path
     manifest: Manifest
     pyramid: Pyramid
+
+    def executor(self) -> TorchExecutor:
+        """What ``sigctl.core.operations.execute`` runs in process: the pyramid and its training image."""
+        reference = load_rgb(self.path / files.REFERENCE)
+        return TorchExecutor(self.pyramid, reference, self.manifest.super_resolution_factor)
 
 
 def save(
@@ -55,6 +61,7 @@ def save(
         device=device,
         image=image,
         scale_factor=pyramid.layout.scale_factor,
+        super_resolution_factor=settings.super_resolution_factor,
         scales=[
             ScaleInfo(index=n, height=h, width=w, channels=settings.network.channels_at(n), noise_amplitude=amplitudes[n])
             for n, (h, w) in enumerate(pyramid.layout.sizes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sigctl.cli import export, info, sample, serve, train
+from sigctl.cli import export, info, manipulate, sample, serve, train
 
 app = typer.Typer(
     name="sigctl",
@@ -18,6 +18,11 @@ app.command("sample")(sample.sample_command)
 app.command("info")(info.info_command)
 app.command("export")(export.export_command)
 app.command("serve")(serve.serve_command)
+app.command("paint")(manipulate.paint_command)
+app.command("edit")(manipulate.edit_command)
+app.command("harmonize")(manipulate.harmonize_command)
+app.command("sr")(manipulate.sr_command)
+app.command("animate")(manipulate.animate_command)
 
 
 def main() -> None:

@@ -9,9 +9,10 @@ import numpy as np
 import typer
 
 from sigctl.cli.common import command, console
+from sigctl.cli.running import run_request
 from sigctl.core.images import save_png
+from sigctl.core.operations import MODE_SAMPLE, Request
 from sigctl.core.pixels import make_grid
-from sigctl.errors import SettingsError
 
 
 @command
@@ -28,18 +29,8 @@ def sample_command(
     device: Annotated[str, typer.Option(help="cpu or cuda (with --local).")] = "cpu",
 ) -> None:
     """Draw random samples; the same model, seed and request always give the same pixels."""
-    if (local is None) == (server is None):
-        raise SettingsError("give either --local RUN_DIR (in process) or --server HOST:PORT (a running sigctl serve)")
-    if local is not None:
-        from sigctl import artifact
-        from sigctl.core.pyramid import sample_images
-
-        images = sample_images(artifact.load(local, device=device).pyramid, num, seed, height, width, start_scale)
-    else:
-        from sigctl.client import SigClient
-
-        with SigClient(server, model) as client:
-            images = client.sample(num, seed, height, width, start_scale)
+    request = Request(MODE_SAMPLE, seed, num, height, width, start_scale)
+    images = run_request(request, local, server, model, device)
     written = write_samples(out, images, seed, start_scale)
     console.print(f"wrote {len(written)} samples of {images.shape[1]}x{images.shape[2]} and grid.png to {out}")
 

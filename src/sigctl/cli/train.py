@@ -21,7 +21,8 @@ def train_command(
     out: Annotated[Optional[Path], typer.Option("--out", help="Run directory to create [default: runs/IMAGE_NAME].")] = None,
     preset: Annotated[str, typer.Option(help=f"Settings preset: {', '.join(preset_names())}.")] = "paper",
     config: Annotated[Optional[Path], typer.Option(help="YAML file of settings merged over the preset.")] = None,
-    recipe: Annotated[Optional[str], typer.Option(help="Training algorithm (singan).")] = None,
+    recipe: Annotated[Optional[str], typer.Option(help="Training algorithm: singan, or sr (super-resolution, needs --factor).")] = None,
+    factor: Annotated[Optional[float], typer.Option(help="Super-resolution factor to train for; implies --recipe sr and reconstruction weight 100.")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Training seed.")] = None,
     max_size: Annotated[Optional[int], typer.Option(help="Longer side of the finest scale, px.")] = None,
@@ -41,6 +42,12 @@ def train_command(
     for key, value in (("recipe", recipe), ("device", device), ("seed", seed)):
         if value is not None:
             overrides[key] = value
+    if factor is not None:
+        # The paper's super-resolution setting: alpha = 100, unless a config file says otherwise.
+        overrides.update(recipe=recipe or "sr", super_resolution_factor=factor)
+        overrides["loss"] = {"reconstruction_weight": _configured(config, ("loss", "reconstruction_weight")) or 100.0}
+    elif recipe == "sr":
+        raise SettingsError("--recipe sr needs --factor F (the upscaling factor to train for)")
     if max_size is not None:
         overrides["pyramid"] = {"max_size": max_size}
     if iterations is not None:
@@ -49,14 +56,24 @@ def train_command(
     run_dir = out or Path("runs") / image.stem
     if dry_run:
         reference, _ = loop.prepare_reference(image, settings)
-        from sigctl.core.scales import plan_pyramid
-
-        layout = plan_pyramid(*reference.shape[:2], settings.pyramid.min_size, settings.pyramid.target_scale_factor)
+        layout = settings.plan_pyramid(*reference.shape[:2])
         console.print_json(json.dumps(settings.model_dump(mode="json")))
         console.print(f"pyramid: {layout.num_scales} scales, factor {layout.scale_factor:.4f}, sizes {list(layout.sizes)}")
         console.print(f"would write: {run_dir}")
         return
     _run_with_progress(lambda observer: loop.train(image, run_dir, settings, observer), run_dir)
+
+
+def _configured(config: Optional[Path], keys: tuple[str, ...]):
+    """A value set explicitly in the user's config file, or None."""
+    if config is None or not config.is_file():
+        return None
+    import yaml
+
+    value = yaml.safe_load(config.read_text()) or {}
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 def _run_with_progress(start, run_dir: Path) -> None:

@@ -14,6 +14,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.grpc.aio as aioclient
 from tritonclient.utils import InferenceServerException
 
+from sigctl.core.operations import MODE_ANIMATE, MODE_EDIT, MODE_HARMONIZE, MODE_PAINT, MODE_RECONSTRUCT, MODE_SAMPLE, MODE_SUPER_RESOLVE, Request
 from sigctl.errors import SigctlError
 from sigctl.serving import contract
 
@@ -43,6 +44,7 @@ class ModelInfo:
     limits: dict[str, int]
     modes: list[str]
     recipe: str
+    super_resolution_factor: float | None
 
     @classmethod
     def from_config(cls, config: dict) -> "ModelInfo":
@@ -58,6 +60,7 @@ class ModelInfo:
                 limits=json.loads(parameters["limits"]),
                 modes=json.loads(parameters["modes"]),
                 recipe=parameters["recipe"],
+                super_resolution_factor=json.loads(parameters.get("super_resolution_factor", "null")),
             )
         except KeyError as missing:
             raise ServerRequestError(f"model {config.get('name')} is not a sigctl model (config parameter {missing} missing)") from None
@@ -138,17 +141,41 @@ class SigClient:
             raise _wrap(error, f"model {self.model!r} at {self.url} refused the request", self.url) from None
         return result.as_numpy(contract.IMAGES)
 
+    def run(self, request: Request) -> np.ndarray:
+        """Any request (``sigctl.core.operations.Request``): NxHxWx3 uint8 images, or frames."""
+        return self.infer(contract.build_inputs(request))
+
     def sample(self, num_samples: int = 1, seed: int = 0, height: int | None = None, width: int | None = None, start_scale: int = 0) -> np.ndarray:
         """NxHxWx3 uint8 random samples; sample i uses seed + i, as in process."""
-        return self.infer(contract.build_inputs(contract.MODE_SAMPLE, seed, num_samples, height, width, start_scale))
+        return self.run(Request(MODE_SAMPLE, seed, num_samples, height, width, start_scale))
 
     def reconstruct(self) -> np.ndarray:
         """The model's reconstruction of its training image (1xHxWx3), a quick health check."""
-        return self.infer(contract.build_inputs(contract.MODE_RECONSTRUCT))
+        return self.run(Request(MODE_RECONSTRUCT))
+
+    def paint(self, image: np.ndarray, seed: int = 0, start_scale: int | None = None, quantize_colors: int = 0, **options) -> np.ndarray:
+        """Paint-to-image: a clip-art ``image`` (HxWx3 uint8) turned into the training image's texture."""
+        return self.run(Request(MODE_PAINT, seed, image=image, start_scale=start_scale, quantize_colors=quantize_colors, **options))
+
+    def edit(self, image: np.ndarray, mask: np.ndarray, seed: int = 0, start_scale: int | None = None, **options) -> np.ndarray:
+        """Editing: regenerate the masked region of an edited image so it looks natural."""
+        return self.run(Request(MODE_EDIT, seed, image=image, mask=mask, start_scale=start_scale, **options))
+
+    def harmonize(self, image: np.ndarray, mask: np.ndarray, seed: int = 0, start_scale: int | None = None, **options) -> np.ndarray:
+        """Harmonization: blend a pasted object (the mask) into the training image's style."""
+        return self.run(Request(MODE_HARMONIZE, seed, image=image, mask=mask, start_scale=start_scale, **options))
+
+    def super_resolve(self, image: np.ndarray, factor: float | None = None, seed: int = 0) -> np.ndarray:
+        """Super-resolution by ``factor`` (default: the trained one) on a model trained with --factor."""
+        return self.run(Request(MODE_SUPER_RESOLVE, seed, image=image, sr_factor=factor))
+
+    def animate(self, frames: int = 30, seed: int = 0, start_scale: int | None = None, **options) -> np.ndarray:
+        """frames x H x W x 3 uint8: a smooth random walk around the reconstruction."""
+        return self.run(Request(MODE_ANIMATE, seed, frames=frames, start_scale=start_scale, **options))
 
 
 class AsyncSigClient:
-    """asyncio client with the same methods as ``SigClient`` (awaitable); for batch jobs."""
+    """asyncio client for batch jobs: ``run(request)``, ``sample``, ``info``, ``models`` (awaitable)."""
 
     def __init__(self, url: str = "127.0.0.1:8001", model: str | None = None, timeout_s: float = 300.0):
         self.url = url
@@ -193,5 +220,8 @@ class AsyncSigClient:
             raise _wrap(error, f"model {model!r} at {self.url} refused the request", self.url) from None
         return result.as_numpy(contract.IMAGES)
 
+    async def run(self, request: Request) -> np.ndarray:
+        return await self.infer(contract.build_inputs(request))
+
     async def sample(self, num_samples: int = 1, seed: int = 0, height: int | None = None, width: int | None = None, start_scale: int = 0) -> np.ndarray:
-        return await self.infer(contract.build_inputs(contract.MODE_SAMPLE, seed, num_samples, height, width, start_scale))
+        return await self.run(Request(MODE_SAMPLE, seed, num_samples, height, width, start_scale))

@@ -1,4 +1,4 @@
-"""Image files in and out, and resizing (Pillow). Arrays: HxWx3 uint8 for files, 3xHxW float32 for networks."""
+"""Image files in and out (Pillow). Arrays are HxWx3 uint8."""
 
 from __future__ import annotations
 
@@ -82,15 +82,39 @@ def save_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
         raise
 
 
-def resize(chw: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resize a CxHxW float32 image with antialiased bicubic (Pillow, per channel).
+def save_animation(path: str | os.PathLike, frames: np.ndarray, fps: float) -> None:
+    """Write FxHxWx3 uint8 frames as a looping GIF, or as H.264 MP4 when the path ends in .mp4.
 
-    Used for every pyramid level built from a real image: training, injection and serving alike.
+    MP4 needs the optional imageio-ffmpeg package (``pip install 'sigctl[video]'``), which ships
+    an ffmpeg binary.
     """
-    if chw.shape[1:] == (height, width):
-        return chw.astype(np.float32, copy=True)
-    channels = [
-        np.asarray(Image.fromarray(plane.astype(np.float32), mode="F").resize((width, height), Image.BICUBIC))
-        for plane in chw
-    ]
-    return np.stack(channels).astype(np.float32)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp{suffix}")
+    try:
+        if suffix == ".gif":
+            pictures = [Image.fromarray(frame) for frame in frames]
+            pictures[0].save(temporary, format="GIF", save_all=True, append_images=pictures[1:], duration=round(1000 / fps), loop=0)
+        elif suffix == ".mp4":
+            _write_mp4(temporary, frames, fps)
+        else:
+            raise ImageInputError(f"{path}: animations are written as .gif or .mp4")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _write_mp4(path: Path, frames: np.ndarray, fps: float) -> None:
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise ImageInputError("writing .mp4 needs imageio-ffmpeg: pip install 'sigctl[video]' (or write a .gif)") from None
+    height, width = frames.shape[1:3]
+    # yuv420p (what players expect) needs even sizes: pad by one edge pixel where odd.
+    padded = np.pad(frames, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+    writer = imageio_ffmpeg.write_frames(str(path), (padded.shape[2], padded.shape[1]), fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1)
+    writer.send(None)
+    for frame in padded:
+        writer.send(np.ascontiguousarray(frame))
+    writer.close()

@@ -38,3 +38,37 @@ def make_grid(images: list[np.ndarray], columns: int | None = None, gap: int = 4
         left = gap + (index % columns) * (cell_w + gap)
         sheet[top : top + image.shape[0], left : left + image.shape[1]] = image
     return sheet
+
+
+def _resize_weights(source: int, target: int) -> np.ndarray:
+    """target x source matrix of a cubic (Keys, a = -0.5) filter, widened when shrinking (antialias)."""
+    scale = source / target
+    support = max(scale, 1.0)  # the kernel spans this many source pixels per unit
+    centres = (np.arange(target) + 0.5) * scale - 0.5
+    offsets = np.arange(source)[None, :] - centres[:, None]
+    x = np.abs(offsets / support)
+    a = -0.5
+    weights = np.where(
+        x <= 1, (a + 2) * x**3 - (a + 3) * x**2 + 1, np.where(x < 2, a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a, 0.0)
+    )
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize CxHxW (or NxCxHxW) float32 with an antialiased cubic filter; a copy at equal size.
+
+    Written as two matrix products so it needs numpy alone: the serving runtime uses it to bring
+    injected images to each scale, training uses it to build the real pyramid.
+    """
+    if image.shape[-2:] == (height, width):
+        return image.astype(np.float32, copy=True)
+    rows = _resize_weights(image.shape[-2], height)
+    cols = _resize_weights(image.shape[-1], width)
+    return (rows @ image.astype(np.float64) @ cols.T).astype(np.float32)
+
+
+def resize_uint8(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    """HxWx3 uint8 -> resized HxWx3 uint8 (the identical array at equal size)."""
+    if rgb.shape[:2] == (height, width):
+        return rgb.copy()
+    return to_uint8(resize(to_network(rgb), height, width))

@@ -1,8 +1,9 @@
 """The pyramid forward pass: one path for training, in-process sampling and export.
 
 A sample is built coarse to fine: start from an image entering ``start_scale`` (zeros at the
-coarsest, or the reconstruction of coarser scales, or later an injected image), then at each scale
-upsample to that scale's size and add the generator's residual.
+coarsest, the reconstruction of coarser scales, or an injected image), then at each scale upsample
+to that scale's size and add the generator's residual. What enters and which noise is used is
+decided by ``sigctl.core.operations``; ``TorchExecutor`` runs it here.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from torch import nn
 
 from sigctl.config import NetworkSettings
 from sigctl.core.generator import ScaleGenerator
-from sigctl.core.pixels import to_uint8
-from sigctl.core.noise import scale_noise
-from sigctl.core.requests import RequestLimits, check_start_scale, resolve_sample_request
-from sigctl.core.scales import PyramidLayout, request_sizes
+from sigctl.core.operations import MODE_SAMPLE, Request, execute
+from sigctl.core.requests import RequestLimits
+from sigctl.core.scales import PyramidLayout
+from sigctl.errors import RequestError
 
 Size = tuple[int, int]
 
@@ -104,27 +105,36 @@ class Pyramid(nn.Module):
         entering = torch.zeros(1, 3, *self.layout.sizes[0], device=self.reconstruction_noise.device)
         return self.run(entering, self.reconstruction_noises(up_to))
 
-    @torch.no_grad()
-    def sample(self, seeds: Sequence[int], height: int, width: int, start_scale: int = 0) -> torch.Tensor:
-        """Random samples as an Nx3xHxW float tensor in [-1, 1].
 
-        Sample i depends only on ``seeds[i]`` and the request, never on the batch it is in.
-        Scales below ``start_scale`` follow the reconstruction (the paper's generation from scale
-        n), stretched to the requested size, so coarse structure stays that of the training image.
-        """
-        check_start_scale(self.layout, start_scale)
-        sizes = request_sizes(self.layout, height, width)
-        device = self.noise_amplitudes.device
-        if start_scale == 0:
-            entering = torch.zeros(len(seeds), 3, *sizes[0], device=device)
-        else:
-            coarse = upsample(self.reconstruct(up_to=start_scale), sizes[start_scale])
-            entering = coarse.expand(len(seeds), -1, -1, -1)
-        noises = [
-            torch.from_numpy(np.stack([scale_noise(seed, scale, *sizes[scale], single_channel=scale == 0) for seed in seeds])).to(device)
-            for scale in range(start_scale, self.num_trained)
-        ]
-        return self.run(entering, noises, start_scale)
+class TorchExecutor:
+    """Runs operations (``sigctl.core.operations``) on a PyTorch pyramid, in process."""
+
+    def __init__(self, pyramid: Pyramid, reference: np.ndarray | None = None, super_resolution_factor: float | None = None):
+        self.pyramid = pyramid.eval()
+        self.layout = pyramid.layout
+        self.super_resolution_factor = super_resolution_factor
+        self._reference = reference
+        self._reconstructions: dict[int, np.ndarray] = {}
+
+    @torch.no_grad()
+    def run_scales(self, start_scale: int, entering: np.ndarray, noises: Sequence[np.ndarray]) -> np.ndarray:
+        device = self.pyramid.noise_amplitudes.device
+        image = torch.from_numpy(np.ascontiguousarray(entering, dtype=np.float32)).to(device)
+        noise_tensors = [torch.from_numpy(np.ascontiguousarray(noise, dtype=np.float32)).to(device) for noise in noises]
+        return self.pyramid.run(image, noise_tensors, start_scale).cpu().numpy()
+
+    def reconstruction(self, scale: int) -> np.ndarray:
+        if scale not in self._reconstructions:
+            self._reconstructions[scale] = self.pyramid.reconstruct(up_to=scale + 1).cpu().numpy()
+        return self._reconstructions[scale]
+
+    def reconstruction_noise(self) -> np.ndarray:
+        return self.pyramid.reconstruction_noise.cpu().numpy()
+
+    def reference(self) -> np.ndarray:
+        if self._reference is None:
+            raise RequestError("this operation needs the training image; load the pyramid with sigctl.artifact.load")
+        return self._reference
 
 
 def sample_images(
@@ -135,15 +145,10 @@ def sample_images(
     width: int | None = None,
     start_scale: int = 0,
     limits: RequestLimits = RequestLimits(),
-    batch_size: int = 8,
 ) -> np.ndarray:
     """Validated, batched sampling: NxHxWx3 uint8, sample i drawn with seed ``seed + i``.
 
     Height and width default to the training size.
     """
-    height, width = resolve_sample_request(pyramid.layout, limits, num_samples, seed, height, width, start_scale)
-    batches = []
-    for first in range(0, num_samples, batch_size):
-        seeds = range(seed + first, seed + min(first + batch_size, num_samples))
-        batches.append(to_uint8(pyramid.sample(list(seeds), height, width, start_scale).cpu().numpy()))
-    return np.concatenate(batches)
+    request = Request(MODE_SAMPLE, seed, num_samples, height, width, start_scale)
+    return execute(TorchExecutor(pyramid), request, limits)

@@ -20,11 +20,13 @@ class RequestLimits:
         min_side: smallest output height or width, px.
         max_pixels: largest height x width of one output image, px.
         max_samples: most images in one request.
+        max_frames: most frames in one animation.
     """
 
     min_side: int = 16
     max_pixels: int = 2048 * 2048
     max_samples: int = 64
+    max_frames: int = 240
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)

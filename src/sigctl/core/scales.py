@@ -38,11 +38,13 @@ def fit_to_max_size(height: int, width: int, max_size: int) -> tuple[int, int]:
     return max(1, round(height * ratio)), max(1, round(width * ratio))
 
 
-def plan_pyramid(height: int, width: int, min_size: int, target_factor: float) -> PyramidLayout:
+def plan_pyramid(height: int, width: int, min_size: int, target_factor: float, exact_factor: float | None = None) -> PyramidLayout:
     """Choose the scales for a training image already fitted to the maximum size.
 
     The coarsest scale's shorter side is ``min_size``; the number of scales is the one whose
-    factor between scales comes closest (in log space) to ``target_factor``.
+    factor between scales comes closest (in log space) to ``target_factor``. With
+    ``exact_factor`` (super-resolution) the factor is exactly that and the coarsest side is
+    the nearest to ``min_size`` it allows.
     """
     shorter = min(height, width)
     if shorter < min_size:
@@ -50,8 +52,12 @@ def plan_pyramid(height: int, width: int, min_size: int, target_factor: float) -
             f"the image is {height}x{width} px; its shorter side must be at least {min_size} px "
             f"(the coarsest scale's size, pyramid.min_size): use a larger image or a smaller min_size"
         )
-    steps = max(1, round(math.log(shorter / min_size) / math.log(target_factor)))
-    factor = (shorter / min_size) ** (1.0 / steps)
+    if exact_factor is not None:
+        steps = max(1, round(math.log(shorter / min_size) / math.log(exact_factor)))
+        factor = exact_factor
+    else:
+        steps = max(1, round(math.log(shorter / min_size) / math.log(target_factor)))
+        factor = (shorter / min_size) ** (1.0 / steps)
     if factor <= 1.0:
         # The image is exactly min_size: one step of factor 1 would be a no-op pyramid level.
         factor = 1.0 + 1e-6

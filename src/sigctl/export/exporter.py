@@ -16,15 +16,15 @@ import torch
 import sigctl
 from sigctl import artifact
 from sigctl.artifact import files
-from sigctl.core.noise import scale_noise
+from sigctl.core.operations import MODE_SAMPLE, MODES, Request, sample_float
+from sigctl.core.pyramid import TorchExecutor
 from sigctl.core.requests import RequestLimits
-from sigctl.core.scales import request_sizes
 from sigctl.errors import ArtifactError
 from sigctl.export import graphs
 from sigctl.export.native import publish_native
 from sigctl.export.repository import check_model_name, publish_version
 from sigctl.export.triton_config import TritonModelConfig
-from sigctl.serving import contract, runtime
+from sigctl.serving import runtime
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,8 @@ FORMATS = ("onnx", "torchscript")
 # The torch-free modules a served version needs, copied into it (see serving/model.py).
 RUNTIME_MODULES = (
     "__init__.py", "errors.py", "core/__init__.py", "core/noise.py", "core/pixels.py", "core/requests.py",
-    "core/scales.py", "serving/__init__.py", "serving/contract.py", "serving/runtime.py",
+    "core/scales.py", "core/operations.py", "core/injection.py", "core/masks.py", "core/super_resolution.py",
+    "core/animation.py", "serving/__init__.py", "serving/contract.py", "serving/runtime.py",
 )
 PARITY_TOLERANCE = 1e-3  # max |difference| in [-1, 1] units; measured ~1e-5 for ONNX, 0 for TorchScript
 
@@ -64,7 +65,7 @@ def export_artifact(
     """
     started = time.perf_counter()
     loaded = artifact.load(run_dir)
-    pyramid, manifest = loaded.pyramid.eval(), loaded.manifest
+    pyramid, manifest, executor = loaded.pyramid.eval(), loaded.manifest, loaded.executor()
     name = check_model_name(name or _default_name(manifest.name_hint))
     parity: dict[str, float] = {}
 
@@ -75,13 +76,13 @@ def export_artifact(
                 graphs.export_onnx(pyramid, scale, runtime.graph_path(folder, scale, "onnx"))
             if "torchscript" in formats:
                 graphs.export_torchscript(pyramid, scale, runtime.graph_path(folder, scale, "torchscript"))
-        reconstructions = {f"scale_{n}": pyramid.reconstruct(up_to=n + 1).numpy() for n in range(pyramid.num_trained)}
-        np.savez(folder / runtime.RECONSTRUCTIONS, **reconstructions)
+        arrays = {f"scale_{n}": executor.reconstruction(n) for n in range(pyramid.num_trained)}
+        np.savez(folder / runtime.RECONSTRUCTIONS, reference=executor.reference(), reconstruction_noise=executor.reconstruction_noise(), **arrays)
         metadata = _metadata(name, manifest, Path(run_dir), limits, formats)
         (folder / runtime.METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
         _copy_runtime(folder)
         for fmt in formats:
-            parity[fmt] = check_parity(pyramid, folder, fmt)
+            parity[fmt] = check_parity(executor, folder, fmt)
 
     config = TritonModelConfig(name=name, instance_count=instance_count, parameters=_config_parameters(pyramid, manifest, limits))
     version = publish_version(repository, name, build, config.to_pbtxt())
@@ -90,21 +91,20 @@ def export_artifact(
     return ExportResult(name, version, folder, tuple(formats), parity, time.perf_counter() - started, native_models)
 
 
-def parity_cases(pyramid) -> list[tuple[int, int, int]]:
+def parity_cases(layout) -> list[tuple[int, int, int]]:
     """(height, width, start scale): the training size, odd sizes, and coarse-to-fine start scales."""
-    height, width = pyramid.layout.finest_size
-    last = pyramid.num_trained - 1
+    height, width = layout.finest_size
+    last = layout.num_scales - 1
     return [(height, width, 0), (37, 251, 0), (height + 7, width - 5, min(1, last)), (height, width, last)]
 
 
-def check_parity(pyramid, folder: Path, fmt: str, seeds: tuple[int, ...] = (0, 1)) -> float:
+def check_parity(executor: TorchExecutor, folder: Path, fmt: str, seed: int = 0, num_samples: int = 2) -> float:
     """Worst max |served - eager| over ``parity_cases``; raises if above PARITY_TOLERANCE."""
     served = runtime.PyramidRuntime(folder, engine=fmt)
     worst = 0.0
-    for height, width, start_scale in parity_cases(pyramid):
-        eager = pyramid.sample(list(seeds), height, width, start_scale).numpy()
-        exported = served.sample_float(len(seeds), seeds[0], height, width, start_scale)
-        difference = float(np.abs(eager - exported).max())
+    for height, width, start_scale in parity_cases(executor.layout):
+        request = Request(MODE_SAMPLE, seed, num_samples, height, width, start_scale)
+        difference = float(np.abs(sample_float(executor, request) - sample_float(served, request)).max())
         worst = max(worst, difference)
         if difference > PARITY_TOLERANCE:
             raise ArtifactError(
@@ -131,6 +131,7 @@ def _metadata(name, manifest, run_dir: Path, limits: RequestLimits, formats) -> 
         "scale_factor": manifest.scale_factor,
         "noise_amplitudes": [s.noise_amplitude for s in manifest.scales],
         "limits": limits.as_dict(),
+        "super_resolution_factor": manifest.super_resolution_factor,
         "formats": list(formats),
     }
 
@@ -146,7 +147,8 @@ def _config_parameters(pyramid, manifest, limits: RequestLimits) -> dict[str, st
         "training_height": str(height),
         "training_width": str(width),
         "limits": json.dumps(limits.as_dict()),
-        "modes": json.dumps(list(contract.SUPPORTED_MODES)),
+        "modes": json.dumps(list(MODES)),
+        "super_resolution_factor": json.dumps(manifest.super_resolution_factor),
         "sigctl_version": sigctl.__version__,
     }
 

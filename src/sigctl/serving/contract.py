@@ -1,4 +1,4 @@
-"""The served model's request contract: tensor names, types, defaults and validation.
+"""The served model's request contract: tensors <-> ``sigctl.core.operations.Request``.
 
 One source for the Triton config (export), the python-backend model (validation) and the client
 (building requests). numpy only.
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sigctl.core.operations import MODES, Request
 from sigctl.errors import RequestError
 
 SEED = "SEED"
@@ -18,11 +19,16 @@ HEIGHT = "HEIGHT"
 WIDTH = "WIDTH"
 START_SCALE = "START_SCALE"
 MODE = "MODE"
+IMAGE = "IMAGE"
+MASK = "MASK"
+QUANTIZE = "QUANTIZE"
+MASK_DILATION = "MASK_DILATION"
+MASK_BLUR = "MASK_BLUR"
+SR_FACTOR = "SR_FACTOR"
+FRAMES = "FRAMES"
+WALK_STRENGTH = "WALK_STRENGTH"
+ANCHOR = "ANCHOR"
 IMAGES = "IMAGES"
-
-MODE_SAMPLE = "sample"
-MODE_RECONSTRUCT = "reconstruct"
-SUPPORTED_MODES = (MODE_SAMPLE, MODE_RECONSTRUCT)
 
 
 @dataclass(frozen=True)
@@ -32,40 +38,39 @@ class TensorSpec:
     numpy_type: type
     dims: tuple[int, ...]
     required: bool
+    field: str  # the Request field it fills
     description: str
 
 
 INPUTS = (
-    TensorSpec(SEED, "TYPE_INT64", np.int64, (1,), True, "seed of the first sample; sample i uses SEED + i"),
-    TensorSpec(NUM_SAMPLES, "TYPE_INT32", np.int32, (1,), False, "number of images (default 1)"),
-    TensorSpec(HEIGHT, "TYPE_INT32", np.int32, (1,), False, "output height, px (default: training height)"),
-    TensorSpec(WIDTH, "TYPE_INT32", np.int32, (1,), False, "output width, px (default: training width)"),
-    TensorSpec(START_SCALE, "TYPE_INT32", np.int32, (1,), False, "first scale with fresh noise (default 0)"),
-    TensorSpec(MODE, "TYPE_STRING", np.object_, (1,), False, "sample (default) or reconstruct"),
+    TensorSpec(SEED, "TYPE_INT64", np.int64, (1,), True, "seed", "seed of the first image; image i uses SEED + i"),
+    TensorSpec(NUM_SAMPLES, "TYPE_INT32", np.int32, (1,), False, "num_samples", "number of images (default 1)"),
+    TensorSpec(HEIGHT, "TYPE_INT32", np.int32, (1,), False, "height", "output height, px (default: training height)"),
+    TensorSpec(WIDTH, "TYPE_INT32", np.int32, (1,), False, "width", "output width, px (default: training width)"),
+    TensorSpec(START_SCALE, "TYPE_INT32", np.int32, (1,), False, "start_scale", "first scale with fresh noise (default per mode)"),
+    TensorSpec(MODE, "TYPE_STRING", np.object_, (1,), False, "mode", f"one of {', '.join(MODES)} (default sample)"),
+    TensorSpec(IMAGE, "TYPE_UINT8", np.uint8, (-1, -1, 3), False, "image", "injected image, H x W x 3 RGB (paint, edit, harmonize, super_resolve)"),
+    TensorSpec(MASK, "TYPE_UINT8", np.uint8, (-1, -1), False, "mask", "H x W, > 127 marks the region to regenerate (edit, harmonize)"),
+    TensorSpec(QUANTIZE, "TYPE_INT32", np.int32, (1,), False, "quantize_colors", "paint: map to this many colours of the training image (0 off)"),
+    TensorSpec(MASK_DILATION, "TYPE_INT32", np.int32, (1,), False, "mask_dilation", "edit/harmonize: grow the mask by this many px (default 5)"),
+    TensorSpec(MASK_BLUR, "TYPE_INT32", np.int32, (1,), False, "mask_blur", "edit/harmonize: soften the mask edge over about this many px (default 5)"),
+    TensorSpec(SR_FACTOR, "TYPE_FP32", np.float32, (1,), False, "sr_factor", "super_resolve: upscaling factor (default: the trained one)"),
+    TensorSpec(FRAMES, "TYPE_INT32", np.int32, (1,), False, "frames", "animate: number of frames (default 30)"),
+    TensorSpec(WALK_STRENGTH, "TYPE_FP32", np.float32, (1,), False, "walk_strength", "animate: share of fresh noise per frame (default 0.1)"),
+    TensorSpec(ANCHOR, "TYPE_FP32", np.float32, (1,), False, "anchor", "animate: pull towards the reconstruction per frame (default 0.1)"),
 )
+OUTPUTS = (TensorSpec(IMAGES, "TYPE_UINT8", np.uint8, (-1, -1, -1, 3), True, "", "N x H x W x 3 RGB images (frames for animate)"),)
+INPUTS_BY_NAME = {spec.name: spec for spec in INPUTS}
+_ARRAY_INPUTS = (IMAGE, MASK)
+
+
 def wire_type(spec: TensorSpec) -> str:
     """The datatype name the Triton clients use (INT64, BYTES, ...) for a config type (TYPE_...)."""
     return "BYTES" if spec.triton_type == "TYPE_STRING" else spec.triton_type.removeprefix("TYPE_")
 
 
-OUTPUTS = (TensorSpec(IMAGES, "TYPE_UINT8", np.uint8, (-1, -1, -1, 3), True, "N x H x W x 3 RGB images"),)
-INPUTS_BY_NAME = {spec.name: spec for spec in INPUTS}
-
-
-@dataclass(frozen=True)
-class Request:
-    """A validated request (sizes still to be checked against the model's limits)."""
-
-    mode: str
-    seed: int
-    num_samples: int
-    height: int | None
-    width: int | None
-    start_scale: int
-
-
 def parse_request(tensors: dict[str, np.ndarray]) -> Request:
-    """Check names, types and shapes of the given input tensors and fill in defaults.
+    """Check names, types and shapes of the given input tensors; absent ones keep their defaults.
 
     Triton checks types for declared inputs, but it lets a missing input through even when the
     config calls it required, and the same check guards in-process callers.
@@ -73,39 +78,47 @@ def parse_request(tensors: dict[str, np.ndarray]) -> Request:
     unknown = sorted(set(tensors) - set(INPUTS_BY_NAME))
     if unknown:
         raise RequestError(f"unknown input(s) {unknown}; this model takes {sorted(INPUTS_BY_NAME)}")
+    values = {}
     for spec in INPUTS:
-        if spec.required and spec.name not in tensors:
-            raise RequestError(f"input {spec.name} is required ({spec.description})")
-    mode = _text(tensors, MODE, MODE_SAMPLE)
-    if mode not in SUPPORTED_MODES:
-        raise RequestError(f"MODE {mode!r} is not supported; use one of {', '.join(SUPPORTED_MODES)}")
-    return Request(
-        mode=mode,
-        seed=_scalar(tensors, SEED, 0),
-        num_samples=_scalar(tensors, NUM_SAMPLES, 1),
-        height=_scalar(tensors, HEIGHT, None),
-        width=_scalar(tensors, WIDTH, None),
-        start_scale=_scalar(tensors, START_SCALE, 0),
-    )
+        if spec.name not in tensors:
+            if spec.required:
+                raise RequestError(f"input {spec.name} is required ({spec.description})")
+            continue
+        value = _checked(tensors, spec.name)
+        if spec.name in _ARRAY_INPUTS:
+            values[spec.field] = value
+        elif spec.name == MODE:
+            values[spec.field] = _text(value, spec.name)
+        elif spec.numpy_type is np.float32:
+            values[spec.field] = float(value[0])
+        else:
+            values[spec.field] = int(value[0])
+    return Request(**values)
 
 
-def build_inputs(mode: str = MODE_SAMPLE, seed: int = 0, num_samples: int = 1, height: int | None = None,
-                 width: int | None = None, start_scale: int = 0) -> dict[str, np.ndarray]:
-    """The input tensors for a request, leaving optional ones out when they hold their default."""
-    tensors = {SEED: np.array([seed], np.int64), NUM_SAMPLES: np.array([num_samples], np.int32),
-               START_SCALE: np.array([start_scale], np.int32), MODE: np.array([mode.encode()], np.object_)}
-    if height is not None:
-        tensors[HEIGHT] = np.array([height], np.int32)
-    if width is not None:
-        tensors[WIDTH] = np.array([width], np.int32)
+def build_inputs(request: Request) -> dict[str, np.ndarray]:
+    """The input tensors for a request; fields at their default are left out."""
+    defaults = Request()
+    tensors = {SEED: np.array([request.seed], np.int64)}
+    for spec in INPUTS:
+        value = getattr(request, spec.field)
+        if spec.name == SEED or value is None or (spec.name not in _ARRAY_INPUTS and value == getattr(defaults, spec.field)):
+            continue
+        if spec.name == MODE:
+            tensors[MODE] = np.array([value.encode()], np.object_)
+        elif spec.name in _ARRAY_INPUTS:
+            tensors[spec.name] = np.ascontiguousarray(value, dtype=np.uint8)
+        else:
+            tensors[spec.name] = np.array([value], spec.numpy_type)
     return tensors
 
 
 def _checked(tensors: dict[str, np.ndarray], name: str) -> np.ndarray:
     spec = INPUTS_BY_NAME[name]
     value = np.asarray(tensors[name])
-    if value.shape != spec.dims:
-        raise RequestError(f"input {name} must have shape {list(spec.dims)}, got {list(value.shape)}")
+    shape_ok = len(value.shape) == len(spec.dims) and all(d == -1 or d == s for d, s in zip(spec.dims, value.shape))
+    if not shape_ok:
+        raise RequestError(f"input {name} must have shape {list(spec.dims)} (-1: any), got {list(value.shape)}")
     if spec.numpy_type is np.object_:
         if value.dtype != np.object_ and value.dtype.kind not in "SU":
             raise RequestError(f"input {name} must be BYTES, got {value.dtype}")
@@ -114,16 +127,8 @@ def _checked(tensors: dict[str, np.ndarray], name: str) -> np.ndarray:
     return value
 
 
-def _scalar(tensors, name, default):
-    if name not in tensors:
-        return default
-    return int(_checked(tensors, name)[0])
-
-
-def _text(tensors, name, default):
-    if name not in tensors:
-        return default
-    raw = _checked(tensors, name)[0]
+def _text(value: np.ndarray, name: str) -> str:
+    raw = value[0]
     try:
         return raw.decode() if isinstance(raw, bytes) else str(raw)
     except UnicodeDecodeError:

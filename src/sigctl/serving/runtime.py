@@ -1,24 +1,24 @@
 """Sampling from an exported model version with numpy and onnxruntime (no torch).
 
 A version folder holds ``pyramid.json`` (geometry, amplitudes, limits), ``reconstructions.npz``
-(the training image's reconstruction at every scale, computed by PyTorch at export) and one
-graph per scale under ``scales/``. The loop here mirrors ``sigctl.core.pyramid.Pyramid.sample``.
+(the training image and its reconstruction at every scale, computed by PyTorch at export) and
+one graph per scale under ``scales/``. ``PyramidRuntime`` is an ``Executor``: every request is
+answered by ``sigctl.core.operations``, the same code as in process.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from sigctl.core.noise import scale_noise
-from sigctl.core.pixels import to_uint8
-from sigctl.core.requests import RequestLimits, resolve_sample_request
-from sigctl.core.scales import PyramidLayout, request_sizes
+from sigctl.core.operations import MODE_SAMPLE, Request, execute
+from sigctl.core.requests import RequestLimits
+from sigctl.core.scales import PyramidLayout
 from sigctl.errors import ArtifactError
-from sigctl.serving import contract
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +91,13 @@ class PyramidRuntime:
             self.metadata = json.loads((folder / METADATA).read_text())
             with np.load(folder / RECONSTRUCTIONS, allow_pickle=False) as stored:
                 self.reconstructions = [stored[f"scale_{n}"] for n in range(len(self.metadata["sizes"]))]
+                self.reference_image = stored["reference"]
+                self.stored_reconstruction_noise = stored["reconstruction_noise"]
         except (OSError, ValueError, KeyError) as error:
             raise ArtifactError(f"{folder} is not a complete sigctl model version ({error}); export it again") from None
         self.layout = PyramidLayout(sizes=tuple(tuple(s) for s in self.metadata["sizes"]), scale_factor=self.metadata["scale_factor"])
         self.limits = RequestLimits(**self.metadata["limits"])
+        self.super_resolution_factor = self.metadata.get("super_resolution_factor")
         formats = self.metadata["formats"]
         chosen = engine or ("onnx" if "onnx" in formats else formats[0])
         if chosen not in formats:
@@ -102,25 +105,26 @@ class PyramidRuntime:
         self.engine = ENGINES[chosen](folder, self.layout.num_scales, use_gpu, device_id, threads)
         log.info("loaded %s (%d scales) with %s on %s", folder, self.layout.num_scales, chosen, self.engine.providers)
 
-    def handle(self, request: contract.Request) -> np.ndarray:
-        """Answer a parsed request with NxHxWx3 uint8 images."""
-        if request.mode == contract.MODE_RECONSTRUCT:
-            return to_uint8(self.reconstructions[-1])
-        return self.sample(request.num_samples, request.seed, request.height, request.width, request.start_scale)
+    def handle(self, request: Request) -> np.ndarray:
+        """Answer a request with NxHxWx3 uint8 images (frames, for animate)."""
+        return execute(self, request, self.limits)
 
     def sample(self, num_samples: int, seed: int, height: int | None = None, width: int | None = None, start_scale: int = 0) -> np.ndarray:
         """Random samples as NxHxWx3 uint8: what ``sigctl.core.pyramid.sample_images`` gives, within float rounding."""
-        return to_uint8(self.sample_float(num_samples, seed, height, width, start_scale))
+        return self.handle(Request(MODE_SAMPLE, seed, num_samples, height, width, start_scale))
 
-    def sample_float(self, num_samples: int, seed: int, height: int | None = None, width: int | None = None, start_scale: int = 0) -> np.ndarray:
-        """Random samples as Nx3xHxW float32 in [-1, 1] (before quantisation)."""
-        height, width = resolve_sample_request(self.layout, self.limits, num_samples, seed, height, width, start_scale)
-        sizes = request_sizes(self.layout, height, width)
-        if start_scale == 0:
-            image = np.zeros((num_samples, 3, *sizes[0]), np.float32)
-        else:
-            image = np.repeat(self.reconstructions[start_scale - 1], num_samples, axis=0)
-        for scale in range(start_scale, self.layout.num_scales):
-            noise = np.stack([scale_noise(seed + i, scale, *sizes[scale], single_channel=scale == 0) for i in range(num_samples)])
-            image = self.engine.run(scale, image, noise)
+    # -- the Executor interface (sigctl.core.operations) ------------------------------------------------
+    def run_scales(self, start_scale: int, entering: np.ndarray, noises: Sequence[np.ndarray]) -> np.ndarray:
+        image = np.ascontiguousarray(entering, dtype=np.float32)
+        for offset, noise in enumerate(noises):
+            image = self.engine.run(start_scale + offset, image, np.ascontiguousarray(noise, dtype=np.float32))
         return image
+
+    def reconstruction(self, scale: int) -> np.ndarray:
+        return self.reconstructions[scale]
+
+    def reconstruction_noise(self) -> np.ndarray:
+        return self.stored_reconstruction_noise
+
+    def reference(self) -> np.ndarray:
+        return self.reference_image

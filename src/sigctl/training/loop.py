@@ -14,10 +14,10 @@ from sigctl import artifact
 from sigctl.artifact import files
 from sigctl.artifact.manifest import ImageInfo, Manifest
 from sigctl.config import TrainSettings, settings_from_dict
-from sigctl.core.images import load_rgb, resize, save_png
-from sigctl.core.pixels import to_network, to_uint8
+from sigctl.core.images import load_rgb, save_png
+from sigctl.core.pixels import resize, to_network, to_uint8
 from sigctl.core.pyramid import Pyramid
-from sigctl.core.scales import fit_to_max_size, plan_pyramid
+from sigctl.core.scales import fit_to_max_size
 from sigctl.errors import RunStateError, SettingsError
 from sigctl.training.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 from sigctl.training.recipes import TrainingContext, make_recipe
@@ -54,7 +54,7 @@ def prepare_reference(image_path: Path, settings: TrainSettings) -> tuple[np.nda
     rgb = load_rgb(image_path)
     height, width = fit_to_max_size(rgb.shape[0], rgb.shape[1], settings.pyramid.max_size)
     reference = to_uint8(resize(to_network(rgb), height, width))
-    plan_pyramid(height, width, settings.pyramid.min_size, settings.pyramid.target_scale_factor)
+    settings.plan_pyramid(height, width)
     info = ImageInfo(source_name=Path(image_path).name, source_sha256=files.sha256_of(Path(image_path)), height=height, width=width)
     return reference, info
 
@@ -104,7 +104,7 @@ def _run(
     run_dir: Path, settings: TrainSettings, image_info: ImageInfo, reference: np.ndarray, checkpoint: Checkpoint | None, observer: TrainingObserver
 ) -> Manifest:
     device = resolve_device(settings.device)
-    layout = plan_pyramid(reference.shape[0], reference.shape[1], settings.pyramid.min_size, settings.pyramid.target_scale_factor)
+    layout = settings.plan_pyramid(reference.shape[0], reference.shape[1])
     network_reference = to_network(reference)
     reals = [torch.from_numpy(resize(network_reference, h, w))[None].to(device) for h, w in layout.sizes]
 

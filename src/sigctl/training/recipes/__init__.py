@@ -5,7 +5,9 @@ from __future__ import annotations
 from sigctl.training.recipes.base import Recipe, TrainingContext
 from sigctl.training.recipes.singan import SinGANRecipe
 
-RECIPES: dict[str, type[Recipe]] = {"singan": SinGANRecipe}
+# Super-resolution trains exactly like SinGAN; what differs is in the settings (exact scale factor,
+# reconstruction weight 100) and in how the pyramid is applied (sigctl.core.super_resolution).
+RECIPES: dict[str, type[Recipe]] = {"singan": SinGANRecipe, "sr": SinGANRecipe}
 
 
 def make_recipe(context: TrainingContext) -> Recipe:

@@ -1,0 +1,50 @@
+"""Where a request runs (in process or on a server) and how its images are written: shared by the
+sampling and manipulation commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sigctl.core.images import load_rgb, save_png
+from sigctl.core.operations import Request
+from sigctl.core.pixels import make_grid
+from sigctl.errors import SettingsError
+
+
+def run_request(request: Request, local: Path | None, server: str | None, model: str | None, device: str = "cpu") -> np.ndarray:
+    """Answer ``request`` in process (``--local RUN``) or over gRPC (``--server HOST:PORT``)."""
+    if (local is None) == (server is None):
+        raise SettingsError("give either --local RUN_DIR (in process) or --server HOST:PORT (a running sigctl serve)")
+    if local is not None:
+        from sigctl import artifact
+        from sigctl.core.operations import execute
+
+        return execute(artifact.load(local, device=device).executor(), request)
+    from sigctl.client import SigClient
+
+    with SigClient(server, model) as client:
+        return client.run(request)
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """A mask file as HxW uint8: the brightest channel, so white-on-black masks in any format work."""
+    return load_rgb(path).max(axis=2)
+
+
+def write_images(out: Path, images: np.ndarray, seed: int) -> list[Path]:
+    """One image to ``out`` (a .png); several to OUT_seedS.png each plus OUT_grid.png."""
+    out = Path(out)
+    if out.suffix.lower() != ".png":
+        raise SettingsError(f"--out must name a .png file, got {out}")
+    if len(images) == 1:
+        save_png(out, images[0])
+        return [out]
+    written = []
+    for index, image in enumerate(images):
+        path = out.with_name(f"{out.stem}_seed{seed + index}.png")
+        save_png(path, image)
+        written.append(path)
+    save_png(out.with_name(f"{out.stem}_grid.png"), make_grid(list(images)))
+    return written
