@@ -50,9 +50,32 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
+# name -> (training image, extra settings): tiny models on the real pairs the manipulations use.
+ZOO = {
+    "cows": ("train/cows.png", {}),
+    "stone": ("train/stone.png", {}),
+    "starry_night": ("train/starry_night.png", {}),
+    "lightning": ("train/lightning1.png", {}),
+    "lowres_sr": ("train/33039_LR.png", {"recipe": "sr", "super_resolution_factor": 4.0, "loss": {"reconstruction_weight": 100.0}}),
+}
+
+
 @pytest.fixture(scope="session")
-def triton(exported):
-    """A real tritonserver over the exported repository, started once per session."""
+def zoo(tmp_path_factory, exported):
+    """Run directories of the ZOO models, also exported beside 'balloons' for the session server."""
+    from sigctl.export.exporter import export_artifact
+
+    runs = tmp_path_factory.mktemp("zoo")
+    repository = exported.folder.parent.parent
+    for name, (image, extra) in ZOO.items():
+        train(IMAGES / image, runs / name, load_settings("tiny", overrides=extra))
+        export_artifact(runs / name, repository, name=name, formats=("onnx",))
+    return runs
+
+
+@pytest.fixture(scope="session")
+def triton(exported, zoo):
+    """A real tritonserver over the exported repository (balloons + ZOO), started once per session."""
     from sigctl.serving.server import ServerSettings, TritonServer
 
     grpc_port, http_port, metrics_port = free_ports(3)

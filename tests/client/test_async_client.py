@@ -12,7 +12,7 @@ from ..conftest import free_ports
 
 def test_async_client_matches_sync_client_under_concurrency(triton):
     async def run():
-        async with AsyncSigClient(triton.settings.grpc_url) as client:
+        async with AsyncSigClient(triton.settings.grpc_url, "balloons") as client:
             info = await client.info()
             batches = await asyncio.gather(*(client.sample(1, seed, 24, 40) for seed in range(6)))
             with pytest.raises(RequestRejected, match="between 1 and"):
