@@ -77,3 +77,16 @@ def test_grid_holds_every_image():
     grid = make_grid(images, columns=3, gap=2, min_cell=1)
     assert grid.shape == (14, 2 + 3 * 14, 3)
     assert grid[5, 2 + 14 + 5].tolist() == [100, 100, 100]
+
+
+def test_masks_treat_transparent_as_keep(tmp_path):
+    from sigctl.core.images import load_mask
+
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[:, :, :3] = 255  # white everywhere ...
+    rgba[5:10, 5:10, 3] = 255  # ... but opaque only in a square
+    Image.fromarray(rgba).save(tmp_path / "m.png")
+    mask = load_mask(tmp_path / "m.png")
+    assert mask.shape == (20, 20)
+    assert (mask > 127).sum() == 25 and mask[0, 0] == 0
+    assert np.array_equal(load_mask(IMAGES / "editing/tree_edit_mask.png") > 127, load_rgb(IMAGES / "editing/tree_edit_mask.png").max(axis=2) > 127)

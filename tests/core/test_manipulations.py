@@ -104,6 +104,7 @@ def test_reconstruction_mode_is_the_training_reconstruction(executors):
         ("lowres_sr", {"mode": "super_resolve", "image": "train/33039_LR.png", "sr_factor": 100.0}, "factor must be"),
         ("lightning", {"mode": "animate", "frames": 100000}, "frames must be between"),
         ("lightning", {"mode": "teleport"}, "not supported"),
+        ("cows", {"mode": "paint", "image": "paint/cows.png", "seed": -3}, "seed must be"),
     ],
 )
 def test_wrong_manipulation_inputs_give_clear_errors(executors, model, request_fields, message):

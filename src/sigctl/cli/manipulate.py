@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from sigctl.cli.common import command, console
-from sigctl.cli.running import read_mask, run_request, write_images
-from sigctl.core.images import load_rgb, save_animation
+from sigctl.cli.running import run_request, write_images
+from sigctl.core.images import load_mask, load_rgb, save_animation
 from sigctl.core.operations import MODE_ANIMATE, MODE_EDIT, MODE_HARMONIZE, MODE_PAINT, MODE_SUPER_RESOLVE, Request
 
 Local = Annotated[Optional[Path], typer.Option("--local", help="Run in this process from the run directory RUN.")]
@@ -47,7 +47,7 @@ def edit_command(local: Local = None, server: Server = None, model: Model = None
                  start_scale: StartScale = None, seed: Seed = 0, num: Num = 1, height: Height = None, width: Width = None,
                  dilation: Dilation = 5, blur: Blur = 5, out: Out = Path("edit.png")) -> None:
     """Editing: make a copy-pasted edit look natural; pixels away from the mask stay as they are."""
-    request = Request(MODE_EDIT, seed, num, height, width, start_scale, image=load_rgb(image), mask=read_mask(mask), mask_dilation=dilation, mask_blur=blur)
+    request = Request(MODE_EDIT, seed, num, height, width, start_scale, image=load_rgb(image), mask=load_mask(mask), mask_dilation=dilation, mask_blur=blur)
     _run_and_write(request, local, server, model, out)
 
 
@@ -56,7 +56,7 @@ def harmonize_command(local: Local = None, server: Server = None, model: Model =
                       start_scale: StartScale = None, seed: Seed = 0, num: Num = 1, height: Height = None, width: Width = None,
                       dilation: Dilation = 5, blur: Blur = 5, out: Out = Path("harmonized.png")) -> None:
     """Harmonization: blend a pasted object into the training image's look."""
-    request = Request(MODE_HARMONIZE, seed, num, height, width, start_scale, image=load_rgb(image), mask=read_mask(mask), mask_dilation=dilation, mask_blur=blur)
+    request = Request(MODE_HARMONIZE, seed, num, height, width, start_scale, image=load_rgb(image), mask=load_mask(mask), mask_dilation=dilation, mask_blur=blur)
     _run_and_write(request, local, server, model, out)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sigctl.core.images import load_rgb, save_png
+from sigctl.core.images import save_png
 from sigctl.core.operations import Request
 from sigctl.core.pixels import make_grid
 from sigctl.errors import SettingsError
@@ -26,11 +26,6 @@ def run_request(request: Request, local: Path | None, server: str | None, model:
 
     with SigClient(server, model) as client:
         return client.run(request)
-
-
-def read_mask(path: Path) -> np.ndarray:
-    """A mask file as HxW uint8: the brightest channel, so white-on-black masks in any format work."""
-    return load_rgb(path).max(axis=2)
 
 
 def write_images(out: Path, images: np.ndarray, seed: int) -> list[Path]:

@@ -26,6 +26,25 @@ def load_rgb(path: str | os.PathLike) -> np.ndarray:
     alpha channel is dropped; a partly transparent image is composited over white (with a
     warning), because the networks model RGB only.
     """
+    return _read(path, _to_rgb_array)
+
+
+def load_mask(path: str | os.PathLike) -> np.ndarray:
+    """Read a mask file as HxW uint8: the brightest colour channel times alpha.
+
+    Unlike images, masks are not composited over white: a transparent area means "keep", so a
+    white-on-transparent mask works as well as white-on-black.
+    """
+
+    def brightness_times_alpha(image: Image.Image, _path: Path) -> np.ndarray:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32)
+        return np.round(rgba[:, :, :3].max(axis=2) * rgba[:, :, 3] / 255.0).astype(np.uint8)
+
+    return _read(path, brightness_times_alpha)
+
+
+def _read(path: str | os.PathLike, convert) -> np.ndarray:
+    """Open an image file with one-line errors for every way it can be unusable, then ``convert`` it."""
     path = Path(path)
     if not path.exists():
         raise ImageInputError(f"{path}: no such file")
@@ -36,7 +55,7 @@ def load_rgb(path: str | os.PathLike) -> np.ndarray:
         with Image.open(path) as image:
             image = ImageOps.exif_transpose(image)
             image.load()
-            return _to_rgb_array(image, path)
+            return convert(image, path)
     except UnidentifiedImageError:
         raise ImageInputError(f"{path} is not an image file Pillow can read; give a PNG or JPEG file") from None
     except Image.DecompressionBombError:
@@ -118,3 +137,4 @@ def _write_mp4(path: Path, frames: np.ndarray, fps: float) -> None:
     for frame in padded:
         writer.send(np.ascontiguousarray(frame))
     writer.close()
+

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from sigctl.core.noise import scale_noise
+from sigctl.core.noise import MAX_SEED, scale_noise
 from sigctl.core.pixels import to_uint8
 from sigctl.core.requests import RequestLimits, check_start_scale, resolve_sample_request
 from sigctl.core.scales import PyramidLayout, request_sizes
@@ -79,6 +79,8 @@ def execute(executor: Executor, request: Request, limits: RequestLimits = Reques
     """Answer ``request`` with NxHxWx3 uint8 images (frames, for animate)."""
     if request.mode not in MODES:
         raise RequestError(f"MODE {request.mode!r} is not supported; use one of {', '.join(MODES)}")
+    if not 0 <= request.seed <= MAX_SEED - max(1, request.num_samples):
+        raise RequestError(f"seed must be between 0 and 2**63 - 1 - number of outputs, got {request.seed}")
     if request.mode == MODE_RECONSTRUCT:
         return to_uint8(executor.reconstruction(executor.layout.num_scales - 1))
     if request.mode == MODE_SAMPLE:

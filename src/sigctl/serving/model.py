@@ -7,6 +7,7 @@ needs only numpy and onnxruntime.
 
 import os
 import sys
+import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,3 +40,6 @@ class TritonPythonModel:
             return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor(contract.IMAGES, images)])
         except SigctlError as error:
             return pb_utils.InferenceResponse(error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG))
+        except Exception as error:  # noqa: BLE001 - a bug must fail this request only, and be visible in the log
+            traceback.print_exc()
+            return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"internal error in sigctl model: {error!r}"))
