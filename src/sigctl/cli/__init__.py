@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sigctl.cli import export, info, manipulate, sample, serve, train
+from sigctl.cli import batch, export, info, manipulate, sample, serve, train
 
 app = typer.Typer(
     name="sigctl",
@@ -23,6 +23,7 @@ app.command("edit")(manipulate.edit_command)
 app.command("harmonize")(manipulate.harmonize_command)
 app.command("sr")(manipulate.sr_command)
 app.command("animate")(manipulate.animate_command)
+app.command("batch")(batch.batch_command)
 
 
 def main() -> None:
