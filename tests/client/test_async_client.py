@@ -31,3 +31,12 @@ def test_unreachable_server_says_so():
     with SigClient(f"127.0.0.1:{port}", "m") as client:
         with pytest.raises(ServerRequestError, match="cannot reach a Triton server"):
             client.sample(1, 0)
+
+
+def test_images_of_the_wrong_dtype_are_refused_not_cast():
+    from sigctl.core.operations import Request
+    from sigctl.errors import RequestError
+    from sigctl.serving import contract
+
+    with pytest.raises(RequestError, match="IMAGE must be uint8"):
+        contract.build_inputs(Request("paint", image=np.zeros((8, 8, 3), np.float32)))

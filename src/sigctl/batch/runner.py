@@ -78,9 +78,17 @@ def prepare_output(output: Path, items: list[Item]) -> tuple[JobManifest, dict[s
     return manifest, done
 
 
-async def run_job(items: list[Item], output: Path, backend, workers: int, on_item: Callable[[Item, bool], None] | None = None) -> Summary:
-    """Make every item not yet done; returns what happened. Safe to kill and run again."""
+async def run_job(
+    items: list[Item], output: Path, backend, workers: int,
+    on_item: Callable[[Item, bool], None] | None = None, on_start: Callable[[int], None] | None = None,
+) -> Summary:
+    """Make every item not yet done; returns what happened. Safe to kill and run again.
+
+    ``on_start(already_done)`` is called once the manifest is read, ``on_item(item, ok)`` per item.
+    """
     manifest, done = prepare_output(output, items)
+    if on_start:
+        on_start(len(done))
     pending = [item for item in items if item.id not in done]
     summary = Summary(planned=len(items), already_done=len(done))
     models = await backend.check_models({item.model for item in pending}) if pending else {}

@@ -60,7 +60,10 @@ def batch_command(
             done = progress.tasks[bar].completed - progress.tasks[bar].fields.get("skipped", 0)
             progress.update(bar, rate=f"{done / max(1e-9, time.perf_counter() - started):.1f} img/s")
 
-        summary = asyncio.run(_run_with_skip_display(items, output, backend(), workers, on_item, progress, bar))
+        def on_start(already_done):
+            progress.update(bar, completed=already_done, skipped=already_done)
+
+        summary = asyncio.run(run_job(items, output, backend(), workers, on_item, on_start))
     console.print(
         f"{summary.done} made, {summary.already_done} already done, {len(summary.failed)} failed, {summary.retried} retried, "
         f"{summary.images_per_s:.2f} images/s -> {output}"
@@ -69,14 +72,6 @@ def batch_command(
         error_console.print(f"  failed {item_id}: {reason}")
     if summary.failed:
         raise typer.Exit(FAILED_EXIT)
-
-
-async def _run_with_skip_display(items, output, backend, workers, on_item, progress, bar):
-    from sigctl.batch.runner import prepare_output
-
-    _, done = prepare_output(output, items)
-    progress.update(bar, completed=len(done), skipped=len(done))
-    return await run_job(items, output, backend, workers, on_item)
 
 
 def _print_plan(items, backend, output: Path) -> None:

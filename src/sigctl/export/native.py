@@ -55,6 +55,6 @@ def publish_native(version_folder: Path, native_repository: Path, name: str, for
             model_name = native_model_name(name, scale, fmt)
             source = runtime.graph_path(version_folder, scale, fmt)
             config = native_config(model_name, fmt, scale, num_scales, metadata["noise_amplitudes"][scale])
-            publish_version(native_repository, model_name, lambda folder, src=source: shutil.copyfile(src, folder / filename), config)
+            publish_version(native_repository, model_name, lambda folder, src=source, name=filename: shutil.copyfile(src, folder / name), config)
             published.append(model_name)
     return published

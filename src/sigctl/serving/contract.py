@@ -107,7 +107,10 @@ def build_inputs(request: Request) -> dict[str, np.ndarray]:
         if spec.name == MODE:
             tensors[MODE] = np.array([value.encode()], np.object_)
         elif spec.name in _ARRAY_INPUTS:
-            tensors[spec.name] = np.ascontiguousarray(value, dtype=np.uint8)
+            if np.asarray(value).dtype != np.uint8:
+                # Casting would silently wrap or truncate (a float image in [0, 1] becomes black).
+                raise RequestError(f"{spec.name} must be uint8 ({spec.description}), got {np.asarray(value).dtype}")
+            tensors[spec.name] = np.ascontiguousarray(value)
         else:
             tensors[spec.name] = np.array([value], spec.numpy_type)
     return tensors

@@ -217,7 +217,7 @@ class TritonServer:
                 log.warning("model %s lost its backend process; reloading it", model)
                 client = self.client()
                 client.unload_model(model)
-                _wait_for(lambda: self.model_states().get(model) != "READY", 30)
+                _wait_for(lambda name=model: self.model_states().get(name) != "READY", 30)
                 client.load_model(model)
                 healed.append(model)
         self.reloads.extend(healed)
