@@ -42,22 +42,22 @@ def paint_command(local: Local = None, server: Server = None, model: Model = Non
     _run_and_write(request, local, server, model, out)
 
 
-@command
-def edit_command(local: Local = None, server: Server = None, model: Model = None, image: ImagePath = ..., mask: MaskPath = ...,
-                 start_scale: StartScale = None, seed: Seed = 0, num: Num = 1, height: Height = None, width: Width = None,
-                 dilation: Dilation = 5, blur: Blur = 5, out: Out = Path("edit.png")) -> None:
-    """Editing: make a copy-pasted edit look natural; pixels away from the mask stay as they are."""
-    request = Request(MODE_EDIT, seed, num, height, width, start_scale, image=load_rgb(image), mask=load_mask(mask), mask_dilation=dilation, mask_blur=blur)
-    _run_and_write(request, local, server, model, out)
+def _masked_command(mode: str, default_out: str, summary: str):
+    """edit and harmonize are one mechanism (inject at a middle scale, blend back through the mask)."""
+
+    def masked_command(local: Local = None, server: Server = None, model: Model = None, image: ImagePath = ..., mask: MaskPath = ...,
+                       start_scale: StartScale = None, seed: Seed = 0, num: Num = 1, height: Height = None, width: Width = None,
+                       dilation: Dilation = 5, blur: Blur = 5, out: Out = Path(default_out)) -> None:
+        request = Request(mode, seed, num, height, width, start_scale, image=load_rgb(image), mask=load_mask(mask),
+                          mask_dilation=dilation, mask_blur=blur)
+        _run_and_write(request, local, server, model, out)
+
+    masked_command.__doc__ = summary
+    return command(masked_command)
 
 
-@command
-def harmonize_command(local: Local = None, server: Server = None, model: Model = None, image: ImagePath = ..., mask: MaskPath = ...,
-                      start_scale: StartScale = None, seed: Seed = 0, num: Num = 1, height: Height = None, width: Width = None,
-                      dilation: Dilation = 5, blur: Blur = 5, out: Out = Path("harmonized.png")) -> None:
-    """Harmonization: blend a pasted object into the training image's look."""
-    request = Request(MODE_HARMONIZE, seed, num, height, width, start_scale, image=load_rgb(image), mask=load_mask(mask), mask_dilation=dilation, mask_blur=blur)
-    _run_and_write(request, local, server, model, out)
+edit_command = _masked_command(MODE_EDIT, "edit.png", "Editing: make a copy-pasted edit look natural; pixels away from the mask stay as they are.")
+harmonize_command = _masked_command(MODE_HARMONIZE, "harmonized.png", "Harmonization: blend a pasted object into the training image's look.")
 
 
 @command
