@@ -85,6 +85,10 @@ def _infer_inputs(module, tensors: dict[str, np.ndarray]) -> list:
     return inputs
 
 
+def _ready_models(index: dict) -> list[str]:
+    return sorted(m["name"] for m in index.get("models", []) if m.get("state") == "READY")
+
+
 def _pick_model(ready: list[str], url: str) -> str:
     if len(ready) == 1:
         return ready[0]
@@ -123,7 +127,7 @@ class SigClient:
             index = self._client.get_model_repository_index(as_json=True)
         except InferenceServerException as error:
             raise _wrap(error, f"cannot list models at {self.url}", self.url) from None
-        return sorted(m["name"] for m in index.get("models", []) if m.get("state") == "READY")
+        return _ready_models(index)
 
     def info(self) -> ModelInfo:
         """Pyramid metadata from the model's config parameters."""
@@ -202,7 +206,7 @@ class AsyncSigClient:
             index = await self._client.get_model_repository_index(as_json=True)
         except InferenceServerException as error:
             raise _wrap(error, f"cannot list models at {self.url}", self.url) from None
-        return sorted(m["name"] for m in index.get("models", []) if m.get("state") == "READY")
+        return _ready_models(index)
 
     async def info(self) -> ModelInfo:
         model = await self.model()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sigctl.core.noise import scale_noise
-from sigctl.core.operations import BATCH, Executor, Request, resolve_start_scale
+from sigctl.core.operations import BATCH, Executor, Request
 from sigctl.core.pixels import resize, to_uint8
 from sigctl.core.requests import RequestLimits, resolve_sample_request
 from sigctl.core.scales import request_sizes
@@ -24,8 +24,8 @@ def animate(executor: Executor, request: Request, limits: RequestLimits) -> np.n
     for name, value in (("walk strength", request.walk_strength), ("anchor", request.anchor)):
         if not 0.0 <= value <= 1.0:
             raise RequestError(f"{name} must be between 0 and 1, got {value}")
-    start_scale = resolve_start_scale(executor, request.start_scale, 0)
-    height, width = resolve_sample_request(executor.layout, limits, 1, request.seed, request.height, request.width, start_scale)
+    start_scale = request.start_scale or 0
+    height, width = resolve_sample_request(executor.layout, limits, 1, request.height, request.width, start_scale)
     sizes = request_sizes(executor.layout, height, width)
     walks = [_walk(executor, request, scale, sizes[scale]) for scale in range(start_scale, executor.layout.num_scales)]
     entering = np.zeros((1, 3, *sizes[0]), np.float32) if start_scale == 0 else executor.reconstruction(start_scale - 1)

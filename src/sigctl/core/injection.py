@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from sigctl.core import masks
-from sigctl.core.operations import MODE_PAINT, Executor, Request, resolve_start_scale, run_seeded
+from sigctl.core.operations import MODE_PAINT, Executor, Request, run_seeded
 from sigctl.core.pixels import resize, resize_uint8, to_network, to_uint8
-from sigctl.core.requests import RequestLimits
-from sigctl.core.scales import check_request_size, request_sizes
+from sigctl.core.requests import RequestLimits, resolve_sample_request
+from sigctl.core.scales import request_sizes
 from sigctl.errors import RequestError
 
 
@@ -29,12 +29,8 @@ def default_start_scale(mode: str, num_scales: int) -> int:
 def inject(executor: Executor, request: Request, limits: RequestLimits) -> np.ndarray:
     layout = executor.layout
     image = checked_image(request.image, "IMAGE", limits)
-    height = request.height or layout.finest_size[0]
-    width = request.width or layout.finest_size[1]
-    check_request_size(height, width, limits.min_side, limits.max_pixels)
-    if not 1 <= request.num_samples <= limits.max_samples:
-        raise RequestError(f"number of samples must be between 1 and {limits.max_samples}, got {request.num_samples}")
-    start_scale = resolve_start_scale(executor, request.start_scale, default_start_scale(request.mode, layout.num_scales))
+    start_scale = default_start_scale(request.mode, layout.num_scales) if request.start_scale is None else request.start_scale
+    height, width = resolve_sample_request(layout, limits, request.num_samples, request.height, request.width, start_scale)
 
     soft = None
     if request.mode != MODE_PAINT:

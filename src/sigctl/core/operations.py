@@ -14,9 +14,9 @@ from typing import Protocol
 
 import numpy as np
 
-from sigctl.core.noise import MAX_SEED, scale_noise
+from sigctl.core.noise import scale_noise
 from sigctl.core.pixels import to_uint8
-from sigctl.core.requests import RequestLimits, check_start_scale, resolve_sample_request
+from sigctl.core.requests import RequestLimits, check_seed, resolve_sample_request
 from sigctl.core.scales import PyramidLayout, request_sizes
 from sigctl.errors import RequestError
 
@@ -79,8 +79,7 @@ def execute(executor: Executor, request: Request, limits: RequestLimits = Reques
     """Answer ``request`` with NxHxWx3 uint8 images (frames, for animate)."""
     if request.mode not in MODES:
         raise RequestError(f"MODE {request.mode!r} is not supported; use one of {', '.join(MODES)}")
-    if not 0 <= request.seed <= MAX_SEED - max(1, request.num_samples):
-        raise RequestError(f"seed must be between 0 and 2**63 - 1 - number of outputs, got {request.seed}")
+    check_seed(request.seed, request.num_samples)
     if request.mode == MODE_RECONSTRUCT:
         return to_uint8(executor.reconstruction(executor.layout.num_scales - 1))
     if request.mode == MODE_SAMPLE:
@@ -108,7 +107,7 @@ def sample_float(executor: Executor, request: Request, limits: RequestLimits = R
     """Random samples as Nx3xHxW float32 in [-1, 1]; scales below the start scale follow the
     reconstruction, stretched to the requested size."""
     start_scale = request.start_scale or 0
-    height, width = resolve_sample_request(executor.layout, limits, request.num_samples, request.seed, request.height, request.width, start_scale)
+    height, width = resolve_sample_request(executor.layout, limits, request.num_samples, request.height, request.width, start_scale)
     sizes = request_sizes(executor.layout, height, width)
     if start_scale == 0:
         entering = np.zeros((1, 3, *sizes[0]), np.float32)
@@ -133,8 +132,3 @@ def run_seeded(executor: Executor, start_scale: int, entering: np.ndarray, sizes
         outputs.append(executor.run_scales(start_scale, batch_entering, noises))
     return np.concatenate(outputs)
 
-
-def resolve_start_scale(executor: Executor, requested: int | None, default: int) -> int:
-    start_scale = default if requested is None else requested
-    check_start_scale(executor.layout, start_scale)
-    return start_scale

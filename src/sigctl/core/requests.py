@@ -33,18 +33,26 @@ class RequestLimits:
 
 
 def resolve_sample_request(
-    layout: PyramidLayout, limits: RequestLimits, num_samples: int, seed: int, height: int | None, width: int | None, start_scale: int
+    layout: PyramidLayout, limits: RequestLimits, num_samples: int, height: int | None, width: int | None, start_scale: int
 ) -> tuple[int, int]:
-    """Validate a sampling request; returns the output (height, width), defaults filled in."""
+    """Validate the size, count and start scale of a request; returns (height, width), defaults filled in."""
     height = layout.finest_size[0] if height is None else height
     width = layout.finest_size[1] if width is None else width
     check_request_size(height, width, limits.min_side, limits.max_pixels)
-    if not 1 <= num_samples <= limits.max_samples:
-        raise RequestError(f"number of samples must be between 1 and {limits.max_samples}, got {num_samples}")
-    if not 0 <= seed <= MAX_SEED - num_samples:
-        raise RequestError(f"seed must be between 0 and 2**63 - 1 - number of samples, got {seed}")
+    check_count(limits, num_samples)
     check_start_scale(layout, start_scale)
     return height, width
+
+
+def check_count(limits: RequestLimits, num_samples: int) -> None:
+    if not 1 <= num_samples <= limits.max_samples:
+        raise RequestError(f"number of samples must be between 1 and {limits.max_samples}, got {num_samples}")
+
+
+def check_seed(seed: int, num_samples: int) -> None:
+    """Outputs use seeds seed .. seed + num_samples - 1, all of which must be valid noise seeds."""
+    if not 0 <= seed <= MAX_SEED - max(1, num_samples):
+        raise RequestError(f"seed must be between 0 and 2**63 - 1 - number of outputs, got {seed}")
 
 
 def check_start_scale(layout: PyramidLayout, start_scale: int) -> None:

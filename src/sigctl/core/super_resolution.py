@@ -12,7 +12,7 @@ from sigctl.core.injection import checked_image
 from sigctl.core.noise import scale_noise
 from sigctl.core.operations import Executor, Request
 from sigctl.core.pixels import to_network, to_uint8
-from sigctl.core.requests import RequestLimits
+from sigctl.core.requests import RequestLimits, check_count
 from sigctl.core.scales import check_request_size
 from sigctl.errors import RequestError
 
@@ -26,8 +26,7 @@ def super_resolve(executor: Executor, request: Request, limits: RequestLimits) -
     if not 1.0 < factor <= MAX_FACTOR:
         raise RequestError(f"super-resolution factor must be in (1, {MAX_FACTOR:g}], got {factor:g}")
     image = checked_image(request.image, "IMAGE", limits)
-    if not 1 <= request.num_samples <= limits.max_samples:
-        raise RequestError(f"number of samples must be between 1 and {limits.max_samples}, got {request.num_samples}")
+    check_count(limits, request.num_samples)
     height, width = image.shape[:2]
     target = (round(height * factor), round(width * factor))
     check_request_size(*target, limits.min_side, limits.max_pixels)

@@ -128,10 +128,10 @@ class TritonServer:
         environment["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environment.get("PATH", "")])
         self.log_path = self.workdir / "tritonserver.log"
         self._log_file = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            command, stdout=self._log_file, stderr=subprocess.STDOUT, env=environment, start_new_session=True, preexec_fn=_terminate_with_parent
-        )
         try:
+            self.process = subprocess.Popen(
+                command, stdout=self._log_file, stderr=subprocess.STDOUT, env=environment, start_new_session=True, preexec_fn=_terminate_with_parent
+            )
             self._wait_until_ready()
         except BaseException:
             self.stop()
