@@ -1,6 +1,6 @@
 import pytest
 
-from sigctl.config import TrainSettings, load_settings, preset_names
+from sigctl.config import LossSettings, TrainSettings, load_settings, preset_names
 from sigctl.errors import SettingsError
 
 
@@ -34,3 +34,23 @@ def test_bad_settings_name_the_field(tmp_path):
         load_settings("paper", config)
     with pytest.raises(SettingsError, match="unknown preset"):
         load_settings("fastest")
+
+
+def test_a_super_resolution_factor_means_the_sr_recipe_with_alpha_100_for_every_caller(tmp_path):
+    # Through the Python API, not only the CLI: the rule lives in the settings.
+    for settings in (TrainSettings(super_resolution_factor=4.0), load_settings("tiny", overrides={"super_resolution_factor": 4.0})):
+        assert settings.recipe == "sr" and settings.loss.reconstruction_weight == 100.0
+    # An explicit alpha wins, from a config file or from Python.
+    config = tmp_path / "sr.yaml"
+    config.write_text("super_resolution_factor: 2.0\nloss:\n  reconstruction_weight: 30\n")
+    assert load_settings("paper", config).loss.reconstruction_weight == 30
+    assert TrainSettings(super_resolution_factor=2.0, loss=LossSettings(reconstruction_weight=5.0)).loss.reconstruction_weight == 5.0
+    # Plain SinGAN keeps alpha 10, and sr without a factor is refused.
+    assert TrainSettings().loss.reconstruction_weight == 10.0
+    with pytest.raises(SettingsError, match="super_resolution_factor"):
+        load_settings("paper", overrides={"recipe": "sr"})
+
+
+def test_a_resolved_sr_run_reads_back_the_same_settings():
+    settings = load_settings("tiny", overrides={"super_resolution_factor": 4.0})
+    assert TrainSettings.model_validate(settings.model_dump(mode="json")) == settings

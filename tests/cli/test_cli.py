@@ -57,10 +57,20 @@ def test_factor_trains_the_super_resolution_recipe(tmp_path):
 def test_dry_run_prints_settings_and_pyramid_without_training(tmp_path):
     result = invoke("train", BALLOONS, "--preset", "quick", "--iterations", 7, "--dry-run", "--out", tmp_path / "never")
     assert result.exit_code == 0, result.output
-    settings = json.loads(result.output[: result.output.index("pyramid:")])
+    settings = json.loads(result.output[: result.output.index("pyramid (")])
     assert settings["optimizer"]["iterations_per_scale"] == 7
-    assert "4 scales" in result.output
+    assert "pyramid (reference plan): 5 scales" in result.output
     assert not (tmp_path / "never").exists()
+
+
+def test_dry_run_of_the_paper_preset_plans_singans_pyramid_for_balloons():
+    result = invoke("train", BALLOONS, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "9 scales, factor 1.2851" in result.output
+    rows = [line.split() for line in result.output.splitlines() if line.count("│") == 5]
+    sizes_and_channels = [(row[3], row[5]) for row in rows if row[1].isdigit()]
+    assert sizes_and_channels[0] == ("25x34", "32") and sizes_and_channels[-1] == ("186x248", "128")
+    assert [c for _, c in sizes_and_channels] == ["32"] * 4 + ["64"] * 4 + ["128"]
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from sigctl.config import NetworkSettings, TrainSettings
-from sigctl.core.scales import PyramidLayout
+from sigctl.core.scales import PyramidLayout, SizeRounding
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class ScaleInfo(BaseModel):
@@ -27,6 +27,8 @@ class ImageInfo(BaseModel):
 
     source_name: str = Field(description="File name of the training image as given.")
     source_sha256: str = Field(description="SHA-256 of the training image file.")
+    source_height: Optional[int] = Field(None, description="Height of the image file, px (the reference plan counts scales on it); null before format 2.")
+    source_width: Optional[int] = Field(None, description="Width of the image file, px; null before format 2.")
     height: int = Field(description="Height after fitting to the maximum size, px.")
     width: int = Field(description="Width after fitting to the maximum size, px.")
 
@@ -42,6 +44,7 @@ class Manifest(BaseModel):
     device: str = Field(description="Device the training ran on.")
     image: ImageInfo
     scale_factor: float = Field(description="Size ratio between neighbouring scales.")
+    size_rounding: SizeRounding = Field("round", description="How scale sizes are rounded (ceil: the reference plan; round: format 1 and closest_factor).")
     super_resolution_factor: Optional[float] = Field(None, description="Upscaling factor the pyramid was trained for (sr recipe), else null.")
     scales: list[ScaleInfo]
     network: NetworkSettings
@@ -50,7 +53,9 @@ class Manifest(BaseModel):
 
     @property
     def layout(self) -> PyramidLayout:
-        return PyramidLayout(sizes=tuple((s.height, s.width) for s in self.scales), scale_factor=self.scale_factor)
+        return PyramidLayout(
+            sizes=tuple((s.height, s.width) for s in self.scales), scale_factor=self.scale_factor, size_rounding=self.size_rounding
+        )
 
     @property
     def name_hint(self) -> str:
@@ -58,5 +63,13 @@ class Manifest(BaseModel):
 
 
 def upgrade(raw: dict[str, Any]) -> dict[str, Any]:
-    """Bring an older manifest up to FORMAT_VERSION (format 1 is the first; nothing to do yet)."""
+    """Bring an older manifest up to FORMAT_VERSION.
+
+    Format 1 (sigctl 0.1) planned every pyramid by the closest factor with rounded sizes and had no
+    plan setting: say so, so the settings read back describe what was trained.
+    """
+    if raw.get("format_version") == 1:
+        training = dict(raw.get("training") or {})
+        training["pyramid"] = {**(training.get("pyramid") or {}), "plan": "closest_factor"}
+        raw = {**raw, "format_version": FORMAT_VERSION, "training": training, "size_rounding": "round"}
     return raw

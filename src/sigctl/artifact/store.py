@@ -61,6 +61,7 @@ def save(
         device=device,
         image=image,
         scale_factor=pyramid.layout.scale_factor,
+        size_rounding=pyramid.layout.size_rounding,
         super_resolution_factor=settings.super_resolution_factor,
         scales=[
             ScaleInfo(index=n, height=h, width=w, channels=settings.network.channels_at(n), noise_amplitude=amplitudes[n])

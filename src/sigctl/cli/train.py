@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.table import Table
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from sigctl.cli.common import INTERRUPTED_EXIT, command, console, error_console
 from sigctl.config import load_settings, preset_names
+from sigctl.core.generator import generator_macs
 from sigctl.errors import SettingsError
 from sigctl.training import loop
 
@@ -43,11 +45,8 @@ def train_command(
         if value is not None:
             overrides[key] = value
     if factor is not None:
-        # The paper's super-resolution setting: alpha = 100, unless a config file says otherwise.
-        overrides.update(recipe=recipe or "sr", super_resolution_factor=factor)
-        overrides["loss"] = {"reconstruction_weight": _configured(config, ("loss", "reconstruction_weight")) or 100.0}
-    elif recipe == "sr":
-        raise SettingsError("--recipe sr needs --factor F (the upscaling factor to train for)")
+        # The settings turn a factor into the sr recipe with alpha 100 (unless the config sets alpha).
+        overrides["super_resolution_factor"] = factor
     if max_size is not None:
         overrides["pyramid"] = {"max_size": max_size}
     if iterations is not None:
@@ -55,25 +54,34 @@ def train_command(
     settings = load_settings(preset, config, overrides)
     run_dir = out or Path("runs") / image.stem
     if dry_run:
-        reference, _ = loop.prepare_reference(image, settings)
-        layout = settings.plan_pyramid(*reference.shape[:2])
+        _, image_info = loop.prepare_reference(image, settings)
+        layout = settings.plan_pyramid(image_info.source_height, image_info.source_width)
         console.print_json(json.dumps(settings.model_dump(mode="json")))
-        console.print(f"pyramid: {layout.num_scales} scales, factor {layout.scale_factor:.4f}, sizes {list(layout.sizes)}")
+        _print_plan(layout, settings)
         console.print(f"would write: {run_dir}")
         return
     _run_with_progress(lambda observer: loop.train(image, run_dir, settings, observer), run_dir)
 
 
-def _configured(config: Optional[Path], keys: tuple[str, ...]):
-    """A value set explicitly in the user's config file, or None."""
-    if config is None or not config.is_file():
-        return None
-    import yaml
-
-    value = yaml.safe_load(config.read_text()) or {}
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
+def _print_plan(layout, settings) -> None:
+    table = Table()
+    for column in ("scale", "size", "channels", "GMAC per sample"):
+        table.add_column(column, justify="right")
+    total = 0
+    for scale, (height, width) in enumerate(layout.sizes):
+        channels = settings.network.channels_at(scale)
+        macs = generator_macs(channels, settings.network, height, width)
+        total += macs
+        table.add_row(str(scale), f"{height}x{width}", str(channels), f"{macs / 1e9:.2f}")
+    table.add_row("all", "", "", f"{total / 1e9:.1f}")
+    height, width = layout.finest_size
+    console.print(
+        f"pyramid ({settings.pyramid.plan} plan): {layout.num_scales} scales, factor {layout.scale_factor:.4f}, "
+        f"finest {height}x{width} with {settings.network.channels_at(layout.num_scales - 1)} channels, "
+        f"{total / 1e9:.1f} GMAC per sample",
+        soft_wrap=True,
+    )
+    console.print(table)
 
 
 def _run_with_progress(start, run_dir: Path) -> None:

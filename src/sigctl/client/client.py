@@ -39,6 +39,7 @@ class ModelInfo:
     num_scales: int
     scale_sizes: list[tuple[int, int]]
     scale_factor: float
+    size_rounding: str
     noise_amplitudes: list[float]
     training_size: tuple[int, int]
     limits: dict[str, int]
@@ -55,6 +56,7 @@ class ModelInfo:
                 num_scales=int(parameters["num_scales"]),
                 scale_sizes=[tuple(size) for size in json.loads(parameters["scale_sizes"])],
                 scale_factor=float(parameters["scale_factor"]),
+                size_rounding=parameters.get("size_rounding", "round"),
                 noise_amplitudes=json.loads(parameters["noise_amplitudes"]),
                 training_size=(int(parameters["training_height"]), int(parameters["training_width"])),
                 limits=json.loads(parameters["limits"]),

@@ -35,6 +35,18 @@ def receptive_padding(settings: NetworkSettings) -> int:
     return settings.num_blocks * (settings.kernel_size - 1) // 2
 
 
+def generator_macs(channels: int, settings: NetworkSettings, height: int, width: int) -> int:
+    """Multiply-accumulates of one generator pass at height x width (input padded, convs unpadded)."""
+    k = settings.kernel_size
+    layer_channels = [3] + [channels] * (settings.num_blocks - 1) + [3]
+    size_h, size_w = height + 2 * receptive_padding(settings), width + 2 * receptive_padding(settings)
+    total = 0
+    for cin, cout in zip(layer_channels, layer_channels[1:]):
+        size_h, size_w = size_h - (k - 1), size_w - (k - 1)
+        total += size_h * size_w * k * k * cin * cout
+    return total
+
+
 def init_weights(module: nn.Module) -> None:
     """SinGAN's init: conv weights N(0, 0.02), BatchNorm weights N(1, 0.02), biases 0."""
     for layer in module.modules():

@@ -95,7 +95,11 @@ class PyramidRuntime:
                 self.stored_reconstruction_noise = stored["reconstruction_noise"]
         except (OSError, ValueError, KeyError) as error:
             raise ArtifactError(f"{folder} is not a complete sigctl model version ({error}); export it again") from None
-        self.layout = PyramidLayout(sizes=tuple(tuple(s) for s in self.metadata["sizes"]), scale_factor=self.metadata["scale_factor"])
+        self.layout = PyramidLayout(
+            sizes=tuple(tuple(s) for s in self.metadata["sizes"]),
+            scale_factor=self.metadata["scale_factor"],
+            size_rounding=self.metadata.get("size_rounding", "round"),  # versions exported before the reference plan
+        )
         self.limits = RequestLimits(**self.metadata["limits"])
         self.super_resolution_factor = self.metadata.get("super_resolution_factor")
         formats = self.metadata["formats"]

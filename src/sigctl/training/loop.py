@@ -17,7 +17,7 @@ from sigctl.config import TrainSettings, settings_from_dict
 from sigctl.core.images import load_rgb, save_png
 from sigctl.core.pixels import resize, to_network, to_uint8
 from sigctl.core.pyramid import Pyramid
-from sigctl.core.scales import fit_to_max_size
+from sigctl.core.scales import PyramidLayout
 from sigctl.errors import RunStateError, SettingsError
 from sigctl.training.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 from sigctl.training.recipes import TrainingContext, make_recipe
@@ -52,10 +52,18 @@ def resolve_device(requested: str) -> torch.device:
 def prepare_reference(image_path: Path, settings: TrainSettings) -> tuple[np.ndarray, ImageInfo]:
     """Read the training image, fit it to the maximum size, and check the pyramid fits it."""
     rgb = load_rgb(image_path)
-    height, width = fit_to_max_size(rgb.shape[0], rgb.shape[1], settings.pyramid.max_size)
+    source_height, source_width = rgb.shape[:2]
+    height, width = settings.fit_size(source_height, source_width)
     reference = to_uint8(resize(to_network(rgb), height, width))
-    settings.plan_pyramid(height, width)
-    info = ImageInfo(source_name=Path(image_path).name, source_sha256=files.sha256_of(Path(image_path)), height=height, width=width)
+    settings.plan_pyramid(source_height, source_width)
+    info = ImageInfo(
+        source_name=Path(image_path).name,
+        source_sha256=files.sha256_of(Path(image_path)),
+        source_height=source_height,
+        source_width=source_width,
+        height=height,
+        width=width,
+    )
     return reference, info
 
 
@@ -95,7 +103,14 @@ def _check_new_run_dir(run_dir: Path) -> None:
         raise RunStateError(f"{run_dir} exists and is not empty; choose another --out")
 
 
-def _stage_seed(seed: int, stage: int) -> int:
+def training_context(settings: TrainSettings, reference: np.ndarray, layout: PyramidLayout, device: torch.device) -> TrainingContext:
+    """What a recipe trains from: an empty pyramid and the real image at every scale (1x3xHxW in [-1, 1])."""
+    network_reference = to_network(reference)
+    reals = [torch.from_numpy(resize(network_reference, h, w))[None].to(device) for h, w in layout.sizes]
+    return TrainingContext(settings=settings, pyramid=Pyramid(layout, settings.network).to(device), reals=reals, device=device)
+
+
+def stage_seed(seed: int, stage: int) -> int:
     # Each stage's randomness depends only on (seed, stage), so a resumed run equals an uninterrupted one.
     return seed * 10_007 + stage
 
@@ -104,27 +119,29 @@ def _run(
     run_dir: Path, settings: TrainSettings, image_info: ImageInfo, reference: np.ndarray, checkpoint: Checkpoint | None, observer: TrainingObserver
 ) -> Manifest:
     device = resolve_device(settings.device)
-    layout = settings.plan_pyramid(reference.shape[0], reference.shape[1])
-    network_reference = to_network(reference)
-    reals = [torch.from_numpy(resize(network_reference, h, w))[None].to(device) for h, w in layout.sizes]
-
-    pyramid, first_stage, loss_log, previous_seconds = Pyramid(layout, settings.network), 0, [], 0.0
+    if image_info.source_height is None or image_info.source_width is None:
+        raise RunStateError(f"{run_dir} was started by an older sigctl that did not record the source size; start a new run")
+    layout = settings.plan_pyramid(image_info.source_height, image_info.source_width)
+    if layout.finest_size != reference.shape[:2]:
+        raise RunStateError(f"{run_dir}: its reference image is {reference.shape[0]}x{reference.shape[1]}, not the planned {layout.finest_size}")
+    context = training_context(settings, reference, layout, device)
+    pyramid, first_stage, loss_log, previous_seconds = context.pyramid, 0, [], 0.0
     if checkpoint is not None:
         amplitudes = checkpoint.tensors["noise_amplitudes"].tolist()
         pyramid = Pyramid.with_scales(layout, settings.network, amplitudes)
         pyramid.load_state_dict({k: v for k, v in checkpoint.tensors.items() if not k.startswith("recipe.")})
+        context.pyramid = pyramid.to(device)
         first_stage, loss_log, previous_seconds = checkpoint.completed_stages, checkpoint.loss_log, checkpoint.training_seconds
         log.info("resuming %s after stage %d", run_dir, first_stage)
-    pyramid.to(device)
 
-    recipe = make_recipe(TrainingContext(settings=settings, pyramid=pyramid, reals=reals, device=device))
+    recipe = make_recipe(context)
     if checkpoint is not None:
         recipe.load_extra_state({k.removeprefix("recipe."): v for k, v in checkpoint.tensors.items() if k.startswith("recipe.")})
 
     observer.run_started(recipe.num_stages(), first_stage, [recipe.iterations(s) for s in range(recipe.num_stages())])
     started = time.perf_counter()
     for stage in range(first_stage, recipe.num_stages()):
-        torch.manual_seed(_stage_seed(settings.seed, stage))
+        torch.manual_seed(stage_seed(settings.seed, stage))
         recipe.begin_stage(stage)
         observer.stage_started(stage)
         iterations = recipe.iterations(stage)
