@@ -2,11 +2,14 @@
 
 import numpy as np
 import pytest
+import torch
 
 from sigctl import artifact
 from sigctl.core.requests import RequestLimits
 from sigctl.core.pyramid import sample_images
 from sigctl.errors import RequestError
+
+from ..handmade import formula_pyramid
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +38,8 @@ def test_any_size_from_any_start_scale(pyramid, height, width, start_scale):
     assert not np.array_equal(images[0], images[1])
 
 
-def test_later_start_scale_keeps_more_of_the_reconstruction(pyramid):
+def test_later_start_scale_keeps_more_of_the_reconstruction():
+    pyramid = formula_pyramid(torch.float32)  # fixed weights: the relation cannot depend on training luck
     from_coarsest = sample_images(pyramid, 4, seed=0, start_scale=0).astype(float)
     from_finest = sample_images(pyramid, 4, seed=0, start_scale=pyramid.num_trained - 1).astype(float)
     assert from_finest.std(axis=0).mean() < from_coarsest.std(axis=0).mean()

@@ -95,14 +95,15 @@ class Pyramid(nn.Module):
     def reconstruction_noises(self, num_scales: int | None = None) -> list[torch.Tensor]:
         """z_rec = {z*, 0, ..., 0} at the training sizes."""
         num_scales = self.num_trained if num_scales is None else num_scales
-        zeros = [torch.zeros(1, 3, *size, device=self.reconstruction_noise.device) for size in self.layout.sizes[1:num_scales]]
+        like = self.reconstruction_noise
+        zeros = [torch.zeros(1, 3, *size, device=like.device, dtype=like.dtype) for size in self.layout.sizes[1:num_scales]]
         return [self.reconstruction_noise, *zeros][:num_scales]
 
     @torch.no_grad()
     def reconstruct(self, up_to: int | None = None) -> torch.Tensor:
         """The reconstruction of the training image at scale ``up_to - 1`` (default: the finest trained)."""
         up_to = self.num_trained if up_to is None else up_to
-        entering = torch.zeros(1, 3, *self.layout.sizes[0], device=self.reconstruction_noise.device)
+        entering = torch.zeros_like(self.reconstruction_noise)
         return self.run(entering, self.reconstruction_noises(up_to))
 
 
@@ -118,9 +119,10 @@ class TorchExecutor:
 
     @torch.no_grad()
     def run_scales(self, start_scale: int, entering: np.ndarray, noises: Sequence[np.ndarray]) -> np.ndarray:
-        device = self.pyramid.noise_amplitudes.device
-        image = torch.from_numpy(np.ascontiguousarray(entering, dtype=np.float32)).to(device)
-        noise_tensors = [torch.from_numpy(np.ascontiguousarray(noise, dtype=np.float32)).to(device) for noise in noises]
+        # At the pyramid's own precision: float32 normally, float64 for exact reference tests.
+        like = self.pyramid.reconstruction_noise
+        image = torch.from_numpy(np.ascontiguousarray(entering)).to(like.device, like.dtype)
+        noise_tensors = [torch.from_numpy(np.ascontiguousarray(noise)).to(like.device, like.dtype) for noise in noises]
         return self.pyramid.run(image, noise_tensors, start_scale).cpu().numpy()
 
     def reconstruction(self, scale: int) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 Per iteration: D steps on fresh fakes with WGAN-GP, then G steps on a *fresh* fake (the reference
 code reused the last D-step fake, the bug seed 003 reports), adversarial + alpha x reconstruction.
+All noise, z* included, is the hash noise sampling and serving use (``sigctl.training.noise``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sigctl.core.pyramid import upsample
 from sigctl.core.generator import ScaleGenerator
 from sigctl.training import losses
 from sigctl.training.discriminator import PatchDiscriminator
+from sigctl.training.noise import TrainingNoise
 from sigctl.training.recipes.base import Recipe
 
 
@@ -27,18 +29,20 @@ class SinGANRecipe(Recipe):
         pyramid = context.pyramid
         self.scale = stage
         self.real = context.reals[stage]
+        self.noise = TrainingNoise(settings.seed, stage, context.device)
         size = tuple(self.real.shape[-2:])
         channels = settings.network.channels_at(stage)
 
         if stage == 0:
             # z*: the fixed noise the reconstruction is anchored on; one channel, as all coarsest noise.
-            pyramid.reconstruction_noise.copy_(self._unit_noise(size, single_channel=True))
+            pyramid.reconstruction_noise.copy_(self.noise.at(self.noise.next_seed(), 0, size))
             self.reconstruction_entering = torch.zeros_like(self.real)
             self.noise_amplitude = 1.0
         else:
             self.reconstruction_entering = upsample(pyramid.reconstruct(), size)
             rmse = torch.sqrt(losses.reconstruction_loss(self.reconstruction_entering, self.real)).item()
             self.noise_amplitude = settings.loss.noise_amplitude_scale * rmse
+        # z_rec = {z*, 0, ..., 0}
         self.reconstruction_noise = pyramid.reconstruction_noise if stage == 0 else torch.zeros_like(self.real)
 
         self.generator = ScaleGenerator(channels, settings.network).to(context.device)
@@ -57,31 +61,39 @@ class SinGANRecipe(Recipe):
         ]
 
     def step(self, iteration: int) -> dict[str, float]:
-        opt, loss_settings = self.settings.optimizer, self.settings.loss
+        opt = self.settings.optimizer
         for _ in range(opt.discriminator_steps):
-            with torch.no_grad():
-                fake = self._fake()
-            real_scores = self.discriminator(self.real)
-            fake_scores = self.discriminator(fake)
-            penalty = losses.gradient_penalty(self.discriminator, self.real, fake)
-            d_loss = losses.discriminator_wgan_loss(real_scores, fake_scores) + loss_settings.gradient_penalty_weight * penalty
-            self.discriminator_optimizer.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.discriminator_optimizer.step()
-
+            d_losses = self.discriminator_step()
         for _ in range(opt.generator_steps):
-            adversarial = losses.generator_wgan_loss(self.discriminator(self._fake()))
-            reconstruction = losses.reconstruction_loss(
-                self.generator(self.reconstruction_noise * self.noise_amplitude, self.reconstruction_entering), self.real
-            )
-            g_loss = adversarial + loss_settings.reconstruction_weight * reconstruction
-            self.generator_optimizer.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.generator_optimizer.step()
-
+            g_losses = self.generator_step()
         for scheduler in self.schedulers:
             scheduler.step()
-        return {"d": d_loss.item(), "gp": penalty.item(), "g_adv": adversarial.item(), "rec": reconstruction.item()}
+        return {**d_losses, **g_losses}
+
+    def discriminator_step(self) -> dict[str, float]:
+        """One WGAN-GP update of D on a fresh fake (no gradient into G)."""
+        with torch.no_grad():
+            fake = self.fake()
+        real_scores = self.discriminator(self.real)
+        fake_scores = self.discriminator(fake)
+        penalty = losses.gradient_penalty(self.discriminator, self.real, fake)
+        d_loss = losses.discriminator_wgan_loss(real_scores, fake_scores) + self.settings.loss.gradient_penalty_weight * penalty
+        self.discriminator_optimizer.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.discriminator_optimizer.step()
+        return {"d": d_loss.item(), "gp": penalty.item()}
+
+    def generator_step(self) -> dict[str, float]:
+        """One update of G: adversarial loss on a *fresh* fake with gradients, + alpha x reconstruction."""
+        adversarial = losses.generator_wgan_loss(self.discriminator(self.fake()))
+        reconstruction = losses.reconstruction_loss(
+            self.generator(self.reconstruction_noise * self.noise_amplitude, self.reconstruction_entering), self.real
+        )
+        g_loss = adversarial + self.settings.loss.reconstruction_weight * reconstruction
+        self.generator_optimizer.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.generator_optimizer.step()
+        return {"g": g_loss.item(), "g_adv": adversarial.item(), "rec": reconstruction.item()}
 
     def end_stage(self) -> None:
         self._previous_discriminator = {k: v.detach().clone() for k, v in self.discriminator.state_dict().items()}
@@ -94,18 +106,12 @@ class SinGANRecipe(Recipe):
         prefix = "discriminator."
         self._previous_discriminator = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
-    def _unit_noise(self, size: tuple[int, int], single_channel: bool) -> torch.Tensor:
-        if single_channel:
-            return torch.randn(1, 1, *size, device=self.context.device).expand(1, 3, *size).contiguous()
-        return torch.randn(1, 3, *size, device=self.context.device)
-
-    def _fake(self) -> torch.Tensor:
-        """A random sample at the current scale: fresh noise at every scale, frozen ones included."""
+    def fake(self) -> torch.Tensor:
+        """A random sample at the current scale from a new noise draw: fresh noise at every scale, frozen ones included."""
         pyramid, sizes = self.context.pyramid, self.context.pyramid.layout.sizes
+        noises = self.noise.sample_noises(list(sizes[: self.scale + 1]))
         entering = torch.zeros_like(self.context.reals[0])
         if self.scale > 0:
             with torch.no_grad():
-                noises = [self._unit_noise(sizes[n], single_channel=n == 0) for n in range(self.scale)]
-                entering = upsample(pyramid.run(entering, noises), sizes[self.scale])
-        noise = self._unit_noise(sizes[self.scale], single_channel=self.scale == 0)
-        return self.generator(noise * self.noise_amplitude, entering)
+                entering = upsample(pyramid.run(entering, noises[:-1]), sizes[self.scale])
+        return self.generator(noises[-1] * self.noise_amplitude, entering)
