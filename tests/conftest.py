@@ -56,21 +56,28 @@ ZOO = {
     "stone": ("train/stone.png", {}),
     "starry_night": ("train/starry_night.png", {}),
     "lightning": ("train/lightning1.png", {}),
-    "lowres_sr": ("train/33039_LR.png", {"recipe": "sr", "super_resolution_factor": 4.0, "loss": {"reconstruction_weight": 100.0}}),
+    "lowres_sr": ("train/33039_LR.png", {"super_resolution_factor": 4.0}),  # the settings make it the sr recipe
 }
 
 
 @pytest.fixture(scope="session")
-def zoo(tmp_path_factory, exported):
-    """Run directories of the ZOO models, also exported beside 'balloons' for the session server."""
-    from sigctl.export.exporter import export_artifact
-
+def zoo_runs(tmp_path_factory):
+    """Run directories of the ZOO models (trained only: in-process tests need no export)."""
     runs = tmp_path_factory.mktemp("zoo")
-    repository = exported.folder.parent.parent
     for name, (image, extra) in ZOO.items():
         train(IMAGES / image, runs / name, load_settings("tiny", overrides=extra))
-        export_artifact(runs / name, repository, name=name, formats=("onnx",))
     return runs
+
+
+@pytest.fixture(scope="session")
+def zoo(zoo_runs, exported):
+    """The ZOO runs, also exported beside 'balloons' for the session server."""
+    from sigctl.export.exporter import export_artifact
+
+    repository = exported.folder.parent.parent
+    for name in ZOO:
+        export_artifact(zoo_runs / name, repository, name=name, formats=("onnx",))
+    return zoo_runs
 
 
 @pytest.fixture(scope="session")

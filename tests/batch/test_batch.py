@@ -46,6 +46,7 @@ def assert_exactly_the_plan(job_path: Path):
     return lines
 
 
+@pytest.mark.slow
 def test_a_few_hundred_items_complete_with_a_correct_manifest(triton, tmp_path):
     job = write_job(tmp_path)
     result = runner.invoke(app, ["batch", str(job), "--server", triton.settings.grpc_url])
@@ -61,6 +62,7 @@ def test_a_few_hundred_items_complete_with_a_correct_manifest(triton, tmp_path):
     assert replayed.exit_code == 0 and "identical" in replayed.output
 
 
+@pytest.mark.slow
 def test_a_killed_job_rerun_ends_with_exactly_the_planned_files(triton, tmp_path):
     job = write_job(tmp_path, count=240)
     command = [sys.executable, "-m", "sigctl", "batch", str(job), "--server", triton.settings.grpc_url, "--in-flight", "2"]
@@ -80,6 +82,7 @@ def test_a_killed_job_rerun_ends_with_exactly_the_planned_files(triton, tmp_path
     assert_exactly_the_plan(job)
 
 
+@pytest.mark.slow
 def test_two_servers_and_one_stops_mid_job(tiny_run, tmp_path):
     from sigctl.export.exporter import export_artifact
 

@@ -39,17 +39,17 @@ def test_image_commands_write_the_same_picture_locally_and_from_the_server(zoo, 
         assert a.size == (250, 168)
 
 
-def test_several_outputs_get_numbered_files_and_a_grid(zoo, tmp_path):
-    result = invoke("paint", "--local", zoo / "cows", "--image", IMAGES / "paint/cows.png", "--num", 3, "--seed", 7, "--out", tmp_path / "p.png")
+def test_several_outputs_get_numbered_files_and_a_grid(zoo_runs, tmp_path):
+    result = invoke("paint", "--local", zoo_runs / "cows", "--image", IMAGES / "paint/cows.png", "--num", 3, "--seed", 7, "--out", tmp_path / "p.png")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p_grid.png", "p_seed7.png", "p_seed8.png", "p_seed9.png"]
 
 
-def test_animate_writes_gif_and_mp4_with_the_requested_frames(zoo, tmp_path):
-    gif = invoke("animate", "--local", zoo / "lightning", "--frames", 8, "--fps", 12, "--out", tmp_path / "a.gif")
+def test_animate_writes_gif_and_mp4_with_the_requested_frames(zoo_runs, tmp_path):
+    gif = invoke("animate", "--local", zoo_runs / "lightning", "--frames", 8, "--fps", 12, "--out", tmp_path / "a.gif")
     assert gif.exit_code == 0, gif.output
     assert Image.open(tmp_path / "a.gif").n_frames == 8
-    mp4 = invoke("animate", "--local", zoo / "lightning", "--frames", 8, "--fps", 12, "--out", tmp_path / "a.mp4")
+    mp4 = invoke("animate", "--local", zoo_runs / "lightning", "--frames", 8, "--fps", 12, "--out", tmp_path / "a.mp4")
     assert mp4.exit_code == 0, mp4.output
     frames, _ = imageio_ffmpeg.count_frames_and_secs(str(tmp_path / "a.mp4"))
     assert frames == 8
@@ -64,9 +64,9 @@ def test_animate_writes_gif_and_mp4_with_the_requested_frames(zoo, tmp_path):
         (["paint", "--image", IMAGES / "paint/cows.png", "--out", "x.jpg"], ".png"),
     ],
 )
-def test_wrong_inputs_are_one_clear_line(zoo, tmp_path, args, message):
+def test_wrong_inputs_are_one_clear_line(zoo_runs, tmp_path, args, message):
     model = "stone" if args[0] == "edit" else "cows" if args[0] == "paint" else "lightning" if args[0] == "animate" else "stone"
     fixed = [tmp_path / a if isinstance(a, str) and a.endswith((".avi", ".jpg")) else a for a in args]
-    result = invoke(*fixed[:1], "--local", zoo / model, *fixed[1:])
+    result = invoke(*fixed[:1], "--local", zoo_runs / model, *fixed[1:])
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output

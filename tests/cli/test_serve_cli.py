@@ -1,5 +1,6 @@
 """`sigctl export`, `sigctl serve` and `sigctl sample --server` as a user runs them."""
 
+import pytest
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from ..conftest import free_ports
 runner = CliRunner()
 
 
+@pytest.mark.slow
 def test_export_serve_sample_and_stop(tiny_run, tmp_path):
     repository = tmp_path / "repo"
     exported = runner.invoke(app, ["export", str(tiny_run), "--repo", str(repository), "--name", "tiny"])

@@ -131,6 +131,7 @@ def test_client_raises_request_rejected_for_invalid_requests(triton):
             client.sample(1, 0, start_scale=42)
 
 
+@pytest.mark.slow
 def test_a_killed_backend_process_is_recovered(tiny_run, tmp_path):
     from sigctl.export.exporter import export_artifact
 
@@ -156,6 +157,7 @@ def test_a_killed_backend_process_is_recovered(tiny_run, tmp_path):
     _assert_nothing_left(server)
 
 
+@pytest.mark.slow
 def test_clean_shutdown_leaves_no_processes_or_shared_memory(exported):
     grpc_port, http_port, metrics_port = free_ports(3)
     settings = ServerSettings(exported.folder.parent.parent, grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port)
