@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 DEMO_IMAGE := examples/images/train/balloons.png
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-quick bench clean
 
 install: $(VENV)/.installed
 
@@ -22,6 +22,9 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+test-quick: install
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: install
 	$(BIN)/python bench/train_speed.py

@@ -1,11 +1,14 @@
 """Samples/s and latency of one pyramid: eager PyTorch, onnxruntime in process, Triton over gRPC.
 
-By default the pyramid has the paper's architecture for balloons.png at 250 px with untrained
-weights (speed depends on the architecture, not the weights); --run benches a trained artifact.
-One image per request, square sizes. Prints one table with ratios against eager PyTorch and
-writes bench/results/serve_throughput.json.
+By default the pyramids have the paper's architecture for balloons.png at 250 px with untrained
+weights (speed depends on the architecture, not the weights), once per pyramid plan: the
+reference code's (9 scales, 128 channels at the finest) and sigctl 0.1's closest-factor plan
+(8 scales, 64 channels), so the cost of the faithful pyramid is measured in the same run.
+--run benches a trained artifact instead. One image per request, square sizes. Prints one table
+with ratios against eager PyTorch and against the first plan, and writes
+bench/results/serve_throughput.json.
 
-    .venv/bin/python bench/serve_throughput.py [--sizes 128 250 512] [--run runs/NAME]
+    .venv/bin/python bench/serve_throughput.py [--sizes 128 250 512] [--plans reference closest_factor] [--run runs/NAME]
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from sigctl.client import SigClient
 from sigctl.config import load_settings
 from sigctl.core.images import load_rgb, save_png
 from sigctl.core.pyramid import Pyramid, sample_images
-from sigctl.core.scales import fit_to_max_size
+from sigctl.core.pixels import resize, to_network, to_uint8
 from sigctl.export.exporter import export_artifact
 from sigctl.serving.runtime import PyramidRuntime
 from sigctl.serving.server import ServerSettings, TritonServer
@@ -38,16 +41,18 @@ IMAGE = Path(__file__).resolve().parents[1] / "examples" / "images" / "train" / 
 REQUESTS = {128: 24, 250: 12, 512: 4}  # sequential requests per size; concurrent runs send max(this, 2 x concurrency)
 
 
-def paper_architecture_run(folder: Path) -> Path:
-    settings = load_settings("paper")
+def paper_architecture_run(folder: Path, plan: str) -> Path:
+    settings = load_settings("paper", overrides={"pyramid": {"plan": plan}})
     rgb = load_rgb(IMAGE)
-    height, width = fit_to_max_size(*rgb.shape[:2], settings.pyramid.max_size)
-    layout = settings.plan_pyramid(height, width)
+    layout = settings.plan_pyramid(*rgb.shape[:2])
+    height, width = layout.finest_size
     torch.manual_seed(0)
     pyramid = Pyramid.with_scales(layout, settings.network, [1.0] + [0.1] * (layout.num_scales - 1))
     pyramid.reconstruction_noise.normal_()
-    save_png(folder / files.REFERENCE, rgb)
-    image = ImageInfo(source_name=IMAGE.name, source_sha256=files.sha256_of(IMAGE), height=height, width=width)
+    save_png(folder / files.REFERENCE, to_uint8(resize(to_network(rgb), height, width)))
+    image = ImageInfo(
+        source_name=IMAGE.name, source_sha256=files.sha256_of(IMAGE), source_height=rgb.shape[0], source_width=rgb.shape[1], height=height, width=width
+    )
     artifact.save(folder, pyramid, settings, image, training_seconds=0.0, device="cpu")
     return folder
 
@@ -102,38 +107,50 @@ def summarise(latencies: list[float], wall: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 250, 512])
+    parser.add_argument("--plans", nargs="+", default=["reference", "closest_factor"], help="pyramid plans to compare (the first is the subject)")
     parser.add_argument("--run", type=Path, help="a trained run directory instead of the untrained paper architecture")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=150)
     workdir = Path(tempfile.mkdtemp(prefix="sigctl-bench-"))
-    run = args.run or paper_architecture_run(workdir / "run")
-    exported = export_artifact(run, workdir / "repo", name="bench", formats=("onnx",))
-    pyramid = artifact.load(run).pyramid
-    served_locally = PyramidRuntime(exported.folder)
-    rows = []
-    for size in args.sizes:
-        count = REQUESTS.get(size, 4)
-        rows.append({"mode": "eager pytorch", "size": size, **measure(lambda s: sample_images(pyramid, 1, s, size, size), count)})
-        rows.append({"mode": "onnxruntime", "size": size, **measure(lambda s: served_locally.sample(1, s, size, size), count)})
-        console.print(f"{size}px in process done")
+    runs = {"trained": args.run} if args.run else {plan: paper_architecture_run(workdir / plan, plan) for plan in args.plans}
+    rows, scales = [], {}
+    for name, run in runs.items():
+        export_artifact(run, workdir / "repo", name=f"bench_{name}", formats=("onnx",))
+        pyramid = artifact.load(run).pyramid
+        served_locally = PyramidRuntime(workdir / "repo" / f"bench_{name}" / "1")
+        scales[name] = pyramid.num_trained
+        for size in args.sizes:
+            count = REQUESTS.get(size, 4)
+            rows.append({"plan": name, "mode": "eager pytorch", "size": size, **measure(lambda s: sample_images(pyramid, 1, s, size, size), count)})
+            rows.append({"plan": name, "mode": "onnxruntime", "size": size, **measure(lambda s: served_locally.sample(1, s, size, size), count)})
+            console.print(f"{name}: {size}px in process done")
     ports = _free_ports(3)
     settings = ServerSettings(workdir / "repo", grpc_port=ports[0], http_port=ports[1], metrics_port=ports[2])
     with TritonServer(settings) as server:
-        for size in args.sizes:
-            for concurrency in args.concurrency:
-                count = max(REQUESTS.get(size, 4), 2 * concurrency)
-                result = measure_concurrent(server.settings.grpc_url, "bench", size, concurrency, count)
-                rows.append({"mode": f"triton grpc x{concurrency}", "size": size, **result})
-            console.print(f"{size}px over gRPC done")
-    table = Table(title=f"one {'trained' if args.run else 'paper-architecture'} pyramid ({pyramid.num_trained} scales), 1 image per request, {torch.get_num_threads()} CPU threads")
-    for column in ("size", "mode", "requests", "samples/s", "p50 ms", "p99 ms", "throughput vs eager"):
+        for name in runs:
+            for size in args.sizes:
+                for concurrency in args.concurrency:
+                    count = max(REQUESTS.get(size, 4), 2 * concurrency)
+                    result = measure_concurrent(server.settings.grpc_url, f"bench_{name}", size, concurrency, count)
+                    rows.append({"plan": name, "mode": f"triton grpc x{concurrency}", "size": size, **result})
+                console.print(f"{name}: {size}px over gRPC done")
+    described = ", ".join(f"{name}: {count} scales" for name, count in scales.items())
+    table = Table(title=f"{'trained' if args.run else 'paper-architecture'} pyramids ({described}), 1 image per request, {torch.get_num_threads()} CPU threads")
+    for column in ("plan", "size", "mode", "requests", "samples/s", "p50 ms", "p99 ms", "vs eager", f"vs {next(iter(runs))}"):
         table.add_column(column, justify="right")
-    for size in args.sizes:
-        eager = next(r for r in rows if r["size"] == size and r["mode"] == "eager pytorch")
-        for row in (r for r in rows if r["size"] == size):
-            row["ratio_vs_eager"] = row["samples_per_s"] / eager["samples_per_s"]
-            table.add_row(str(size), row["mode"], str(row["requests"]), f"{row['samples_per_s']:.2f}", f"{row['p50_ms']:.0f}", f"{row['p99_ms']:.0f}", f"{row['ratio_vs_eager']:.2f}")
+    first = next(iter(runs))
+    for name in runs:
+        for size in args.sizes:
+            eager = next(r for r in rows if r["plan"] == name and r["size"] == size and r["mode"] == "eager pytorch")
+            for row in (r for r in rows if r["plan"] == name and r["size"] == size):
+                subject = next(r for r in rows if r["plan"] == first and r["size"] == size and r["mode"] == row["mode"])
+                row["ratio_vs_eager"] = row["samples_per_s"] / eager["samples_per_s"]
+                row["ratio_vs_first_plan"] = row["samples_per_s"] / subject["samples_per_s"]
+                table.add_row(
+                    name, str(size), row["mode"], str(row["requests"]), f"{row['samples_per_s']:.2f}", f"{row['p50_ms']:.0f}",
+                    f"{row['p99_ms']:.0f}", f"{row['ratio_vs_eager']:.2f}", f"{row['ratio_vs_first_plan']:.2f}",
+                )
     console.print(table)
     out = Path(__file__).resolve().parent / "results" / "serve_throughput.json"
     out.parent.mkdir(exist_ok=True)
