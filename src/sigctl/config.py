@@ -117,12 +117,23 @@ def load_settings(preset: str = "paper", config_file: Path | None = None, overri
         raise SettingsError(f"unknown preset {preset!r}; available: {', '.join(preset_names())}")
     merged = _read_yaml_text((resources.files("sigctl") / "presets" / f"{preset}.yaml").read_text(), f"preset {preset}")
     if config_file is not None:
-        config_file = Path(config_file)
-        if not config_file.is_file():
-            raise SettingsError(f"config file {config_file} does not exist")
-        merged = _deep_merge(merged, _read_yaml_text(config_file.read_text(), str(config_file)))
+        merged = _deep_merge(merged, read_config_file(config_file))
     merged = _deep_merge(merged, overrides or {})
     return settings_from_dict(merged, source=str(config_file or f"preset {preset}"))
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The mapping in a YAML settings file, unvalidated; a SettingsError if it cannot be read as one."""
+    path = Path(path)
+    if path.is_dir():
+        raise SettingsError(f"config file {path} is a directory; give a YAML file")
+    if not path.is_file():
+        raise SettingsError(f"config file {path} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SettingsError(f"config file {path} is not UTF-8 text; give a YAML file") from None
+    return _read_yaml_text(text, f"config file {path}")
 
 
 def settings_from_dict(values: dict[str, Any], source: str) -> TrainSettings:

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from sigctl.cli.common import INTERRUPTED_EXIT, command, console, error_console
-from sigctl.config import load_settings, preset_names
+from sigctl.config import load_settings, preset_names, read_config_file
 from sigctl.errors import SettingsError
 from sigctl.training import loop
 
@@ -66,11 +66,9 @@ def train_command(
 
 def _configured(config: Optional[Path], keys: tuple[str, ...]):
     """A value set explicitly in the user's config file, or None."""
-    if config is None or not config.is_file():
+    if config is None:
         return None
-    import yaml
-
-    value = yaml.safe_load(config.read_text()) or {}
+    value = read_config_file(config)  # the same reading, and errors, as load_settings
     for key in keys:
         value = value.get(key) if isinstance(value, dict) else None
     return value
