@@ -15,7 +15,7 @@ from sigctl.core.operations import Request, sample_float
 from sigctl.core.pyramid import sample_images
 from sigctl.errors import SettingsError
 from sigctl.export.exporter import export_artifact, parity_cases
-from sigctl.export.repository import publish_version
+from sigctl.export.repository import MARKER, publish_version
 from sigctl.serving import contract
 from sigctl.serving.runtime import PyramidRuntime
 
@@ -66,7 +66,7 @@ def test_a_failed_build_publishes_nothing(tmp_path):
 
     with pytest.raises(RuntimeError):
         publish_version(tmp_path, "m", broken, "name: \"m\"\n")
-    assert list((tmp_path / "m").iterdir()) == []
+    assert [p.name for p in (tmp_path / "m").iterdir()] == [MARKER]  # no version, no staging folder
 
 
 def test_bad_model_names_are_refused(tiny_run, tmp_path):
