@@ -56,7 +56,7 @@ def test_a_second_export_adds_version_2_and_leaves_version_1_untouched(tiny_run,
     second = export_artifact(tiny_run, tmp_path, name="m", formats=("onnx",))
     assert (first.version, second.version) == (1, 2)
     assert _digest_tree(first.folder) == before
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["1", "2", "config.pbtxt"]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [MARKER, "1", "2", "config.pbtxt"]
 
 
 def test_a_failed_build_publishes_nothing(tmp_path):
