@@ -149,10 +149,17 @@ def _read_yaml_text(text: str, source: str) -> dict[str, Any]:
     try:
         values = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
-        raise SettingsError(f"{source} is not valid YAML: {error}") from None
+        raise SettingsError(f"{source} is not valid YAML: {describe_yaml_error(error)}") from None
     if not isinstance(values, dict):
         raise SettingsError(f"{source} must hold a mapping of settings, not {type(values).__name__}")
     return values
+
+
+def describe_yaml_error(error: yaml.YAMLError) -> str:
+    """One line for a YAML parse error: the problem and its line."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else problem
 
 
 def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
