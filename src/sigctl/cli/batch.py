@@ -53,19 +53,23 @@ def batch_command(
     workers = 1 if local else in_flight * len(server)
     progress = Progress(TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=console)
-    with progress:
-        bar = progress.add_task("items", total=len(items), rate="")
-        started = time.perf_counter()
+    bar = progress.add_task("items", total=len(items), rate="")
+    started = time.perf_counter()
 
-        def on_item(item, ok):
-            progress.advance(bar)
-            done = progress.tasks[bar].completed - progress.tasks[bar].fields.get("skipped", 0)
-            progress.update(bar, rate=f"{done / max(1e-9, time.perf_counter() - started):.1f} img/s")
+    def on_item(item, ok):
+        progress.advance(bar)
+        done = progress.tasks[bar].completed - progress.tasks[bar].fields.get("skipped", 0)
+        progress.update(bar, rate=f"{done / max(1e-9, time.perf_counter() - started):.1f} img/s")
 
-        def on_start(already_done):
-            progress.update(bar, completed=already_done, skipped=already_done)
+    def on_start(already_done):
+        # Shown once the plan is accepted: a job refused before any work prints only its error.
+        progress.update(bar, completed=already_done, skipped=already_done)
+        progress.start()
 
+    try:
         summary = asyncio.run(run_job(items, output, backend(), workers, on_item, on_start))
+    finally:
+        progress.stop()
     console.print(
         f"{summary.done} made, {summary.already_done} already done, {len(summary.failed)} failed, {summary.retried} retried, "
         f"{summary.images_per_s:.2f} images/s -> {output}"

@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from sigctl.cli.common import INTERRUPTED_EXIT, command, console, error_console
+from sigctl.cli.running import check_writable_output
 from sigctl.config import load_settings, preset_names, read_config_file
 from sigctl.errors import SettingsError
 from sigctl.training import loop
@@ -61,6 +62,7 @@ def train_command(
         console.print(f"pyramid: {layout.num_scales} scales, factor {layout.scale_factor:.4f}, sizes {list(layout.sizes)}")
         console.print(f"would write: {run_dir}")
         return
+    check_writable_output(run_dir, "--out", folder=True)
     _run_with_progress(lambda observer: loop.train(image, run_dir, settings, observer), run_dir)
 
 
