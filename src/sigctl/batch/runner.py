@@ -110,7 +110,7 @@ def prepare_output(output: Path, items: list[Item], done: dict[str, dict]) -> Jo
     """Claim the output folder, drop a killed run's temporary files, keep the ``done`` lines of planned items."""
     check_output(output)
     folders = {output.resolve()}
-    for parent in sorted({str(PurePosixPath(item.file).parent) for item in items}):
+    for parent in sorted({str(PurePosixPath(item.file).parent) for item in items} - {"."}):
         try:  # the job file was checked; this also catches a symbolic link inside the output leading out
             folders.add(resolve_inside(output, parent))
         except ValueError as error:

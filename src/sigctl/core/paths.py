@@ -42,28 +42,32 @@ def relative_inside(text: str) -> PurePosixPath:
     """``text`` as a relative path that cannot leave the folder it is joined to; ValueError if not.
 
     Refused: empty text, absolute paths, '..' components, NUL characters, and names that look like
-    sigctl's temporary files (a later run would delete them).
+    sigctl's temporary files (a later run would delete them). The error says why, in a few words
+    that follow the text: ``f"{text!r} {error}"``.
     """
     if not text or "\0" in text:
         raise ValueError("is empty or contains a NUL character")
     path = PurePosixPath(text)
     if path.is_absolute():
-        raise ValueError(f"{text!r} is an absolute path")
+        raise ValueError("is an absolute path")
     if ".." in path.parts:
-        raise ValueError(f"{text!r} climbs out of its folder with '..'")
+        raise ValueError("climbs out of its folder with '..'")
     if any(part.startswith(TEMPORARY_PREFIX) for part in path.parts):
-        raise ValueError(f"{text!r} has a part starting with {TEMPORARY_PREFIX!r}, which sigctl reserves for its temporary files")
+        raise ValueError(f"has a part starting with {TEMPORARY_PREFIX!r}, which sigctl reserves for its temporary files")
     if not path.parts or path.parts == (".",):
-        raise ValueError(f"{text!r} names no file")
+        raise ValueError("names no file")
     return path
 
 
 def resolve_inside(folder: Path, relative: str | PurePosixPath) -> Path:
     """``folder / relative`` resolved (symbolic links followed); ValueError if it is not inside ``folder``."""
     base = Path(folder).resolve()
-    resolved = (base / relative_inside(str(relative))).resolve()
+    try:
+        resolved = (base / relative_inside(str(relative))).resolve()
+    except ValueError as error:
+        raise ValueError(f"{str(relative)!r} {error}") from None
     if resolved != base and base not in resolved.parents:
-        raise ValueError(f"{str(relative)!r} leads outside {folder} (to {resolved})")
+        raise ValueError(f"{str(relative)!r} leads outside {folder} (to {resolved}, through a symbolic link)")
     return resolved
 
 
