@@ -43,9 +43,10 @@ def batch(job: Path, run: Path):
     return runner.invoke(app, ["batch", str(job), "--local", str(run)])
 
 
-def write_job(folder: Path, output: str = "out", count: int = 4) -> Path:
+def write_job(folder: Path, output: str = "out", count: int = 4, naming: str | None = None) -> Path:
     job = folder / "job.yaml"
-    job.write_text(f"output: {output}\ntasks:\n  - count: {count}\n    height: 16\n    width: [16, 24]\n")
+    pattern = f'naming: "{naming}"\n' if naming else ""
+    job.write_text(f"output: {output}\n{pattern}tasks:\n  - count: {count}\n    height: 16\n    width: [16, 24]\n")
     return job
 
 
@@ -58,17 +59,19 @@ def test_a_folder_that_is_not_a_batch_output_is_refused_and_left_byte_identical(
     assert sorted(str(p.relative_to(foreign)) for p in foreign.rglob("*") if p.is_file()) == sorted(KEEPSAKES)
 
 
-def test_in_its_own_output_a_rerun_removes_only_sigctls_temporary_files(tmp_path, tiny_run):
-    job = write_job(tmp_path)
+@pytest.mark.parametrize("naming", [None, "{task}_{index}"])  # items in a folder per task, or at the top level
+def test_in_its_own_output_a_rerun_removes_only_sigctls_temporary_files(tmp_path, tiny_run, naming):
+    job = write_job(tmp_path, naming=naming)
     assert batch(job, tiny_run).exit_code == 0
     output = tmp_path / "out"
+    files = [item.file for item in expand(load_job(job), tmp_path)]
     # The user later keeps look-alike files there; a killed run left its own temporaries and a torn line.
     keep = {**KEEPSAKES, "task0/.notes.tmp": "mine", "task0/.sigctl-tmp": "no random part: not sigctl's name", "task0/x.sigctl-tmp-1-a.png": "mine"}
     before = plant(output, keep)
-    ours = [temporary_beside(output / "task0" / "000002_seed2.png"), temporary_beside(output / "manifest.jsonl")]
+    ours = [temporary_beside(output / files[2]), temporary_beside(output / "manifest.jsonl")]
     for path in ours:
         path.write_bytes(b"half written")
-    (output / "task0" / "000003_seed3.png").unlink()  # its line is now stale: the item is made again
+    (output / files[3]).unlink()  # its line is now stale: the item is made again
     with open(output / "manifest.jsonl", "a") as stream:
         stream.write('{"id": "task0/3", "fi')  # torn by a kill
 
