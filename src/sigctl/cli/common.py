@@ -48,21 +48,23 @@ def command(function: F) -> F:
             raise
         except SigctlError as error:
             _fail(str(error), USER_ERROR_EXIT)
-        except OSError as error:
-            message = describe_os_error(error)
-            if message is None or os.environ.get(DEBUG_VARIABLE):
-                raise
-            _fail(message, USER_ERROR_EXIT)
-        except UnicodeDecodeError as error:
+        except Exception as error:  # noqa: BLE001 - sorted below: the user's to fix, or a bug said as such
             if os.environ.get(DEBUG_VARIABLE):
                 raise
-            _fail(f"a file is not UTF-8 text ({error.reason} at byte {error.start}); give a UTF-8 text file", USER_ERROR_EXIT)
-        except Exception as error:  # noqa: BLE001 - last resort: a bug, said as such, traceback on request
-            if os.environ.get(DEBUG_VARIABLE):
-                raise
+            message = _user_message(error)
+            if message is not None:
+                _fail(message, USER_ERROR_EXIT)
             _fail(f"internal error, please report it: {type(error).__name__}: {error} (set {DEBUG_VARIABLE}=1 for the traceback)", INTERNAL_ERROR_EXIT)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _user_message(error: Exception) -> str | None:
+    if isinstance(error, OSError):
+        return describe_os_error(error)
+    if isinstance(error, UnicodeDecodeError):
+        return f"a file is not UTF-8 text ({error.reason} at byte {error.start}); give a UTF-8 text file"
+    return None
 
 
 def describe_os_error(error: OSError) -> str | None:
