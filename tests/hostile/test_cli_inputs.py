@@ -161,6 +161,8 @@ CASES = [
          untouched="evil"),
     Case("option/export-into-a-foreign-folder", lambda c: ["export", c.run, "--repo", c.file("repo/mine/notes.txt", "x").parent.parent, "--name", "mine"], 2,
          r"is not a model sigctl published", untouched="repo/mine/1"),
+    Case("option/export-repo-is-a-file", lambda c: ["export", c.run, "--repo", c.file("repo.txt", "x"), "--name", "m"], 2,
+         r"model repository .*repo\.txt is a file"),
     Case("option/serve-repo-is-a-file", lambda c: ["serve", "--repo", c.file("repo.txt", "x")], 2, r"is a file; give the repository folder"),
     Case("option/sr-on-a-model-not-trained-for-it", lambda c: ["sr", "--local", c.run, "--image", BALLOONS, "--out", c.tmp / "sr.png"], 2,
          r"not trained for super-resolution"),

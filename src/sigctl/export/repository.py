@@ -63,6 +63,8 @@ def publish_version(repository: Path, name: str, build: Callable[[Path], None], 
 def check_model_folder(folder: Path) -> None:
     """Refuse a ``folder`` that holds someone else's files (writes nothing)."""
     folder = Path(folder)
+    if folder.parent.exists() and not folder.parent.is_dir():
+        raise SettingsError(f"model repository {folder.parent} is a file; give a folder (--repo, --native-repo)")
     if folder.exists() and not folder.is_dir():
         raise SettingsError(f"{folder} is a file, not a model folder; choose another --name or --repo")
     if (folder / MARKER).exists():
