@@ -29,6 +29,7 @@ test-quick: install
 bench: install
 	$(BIN)/python bench/train_speed.py
 
+# Only what `make install`, `make demo` and the benchmarks make, by name: never a run, an output or
+# a model of yours that happens to sit in runs/, out/ or model_repository/.
 clean:
-	rm -rf $(VENV) runs out
-	find model_repository -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf $(VENV) runs/demo runs/gallery out/demo model_repository/demo bench/results

@@ -161,12 +161,23 @@ def load_settings(preset: str = "paper", config_file: Path | None = None, overri
         raise SettingsError(f"unknown preset {preset!r}; available: {', '.join(preset_names())}")
     merged = _read_yaml_text((resources.files("sigctl") / "presets" / f"{preset}.yaml").read_text(), f"preset {preset}")
     if config_file is not None:
-        config_file = Path(config_file)
-        if not config_file.is_file():
-            raise SettingsError(f"config file {config_file} does not exist")
-        merged = _deep_merge(merged, _read_yaml_text(config_file.read_text(), str(config_file)))
+        merged = _deep_merge(merged, read_config_file(config_file))
     merged = _deep_merge(merged, overrides or {})
     return settings_from_dict(merged, source=str(config_file or f"preset {preset}"))
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The mapping in a YAML settings file, unvalidated; a SettingsError if it cannot be read as one."""
+    path = Path(path)
+    if path.is_dir():
+        raise SettingsError(f"config file {path} is a directory; give a YAML file")
+    if not path.is_file():
+        raise SettingsError(f"config file {path} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SettingsError(f"config file {path} is not UTF-8 text; give a YAML file") from None
+    return _read_yaml_text(text, f"config file {path}")
 
 
 def settings_from_dict(values: dict[str, Any], source: str) -> TrainSettings:
@@ -182,10 +193,17 @@ def _read_yaml_text(text: str, source: str) -> dict[str, Any]:
     try:
         values = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
-        raise SettingsError(f"{source} is not valid YAML: {error}") from None
+        raise SettingsError(f"{source} is not valid YAML: {describe_yaml_error(error)}") from None
     if not isinstance(values, dict):
         raise SettingsError(f"{source} must hold a mapping of settings, not {type(values).__name__}")
     return values
+
+
+def describe_yaml_error(error: yaml.YAMLError) -> str:
+    """One line for a YAML parse error: the problem and its line."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else problem
 
 
 def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

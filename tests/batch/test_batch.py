@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from sigctl.batch.backends import ServerPool
 from sigctl.batch.jobfile import expand, load_job
 from sigctl.batch.manifest import sha256_file
-from sigctl.batch.runner import run_job
+from sigctl.batch.runner import MARKER, run_job
 from sigctl.cli import app
 from sigctl.errors import SettingsError
 from sigctl.serving.server import ServerSettings, TritonServer
@@ -41,7 +41,7 @@ def assert_exactly_the_plan(job_path: Path):
     assert sorted(line["id"] for line in lines) == sorted(item.id for item in items)  # each once
     for line in lines:
         assert sha256_file(output / line["file"]) == line["sha256"]
-    on_disk = sorted(str(p.relative_to(output)) for p in output.rglob("*") if p.is_file() and p.name != "manifest.jsonl")
+    on_disk = sorted(str(p.relative_to(output)) for p in output.rglob("*") if p.is_file() and p.name not in ("manifest.jsonl", MARKER))
     assert on_disk == sorted(item.file for item in items)  # nothing missing, nothing extra, no temp files
     return lines
 

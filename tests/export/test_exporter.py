@@ -15,7 +15,7 @@ from sigctl.core.operations import Request, sample_float
 from sigctl.core.pyramid import sample_images
 from sigctl.errors import SettingsError
 from sigctl.export.exporter import export_artifact, parity_cases
-from sigctl.export.repository import publish_version
+from sigctl.export.repository import MARKER, publish_version
 from sigctl.serving import contract
 from sigctl.serving.runtime import PyramidRuntime
 
@@ -56,7 +56,7 @@ def test_a_second_export_adds_version_2_and_leaves_version_1_untouched(tiny_run,
     second = export_artifact(tiny_run, tmp_path, name="m", formats=("onnx",))
     assert (first.version, second.version) == (1, 2)
     assert _digest_tree(first.folder) == before
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["1", "2", "config.pbtxt"]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [MARKER, "1", "2", "config.pbtxt"]
 
 
 def test_a_failed_build_publishes_nothing(tmp_path):
@@ -66,7 +66,7 @@ def test_a_failed_build_publishes_nothing(tmp_path):
 
     with pytest.raises(RuntimeError):
         publish_version(tmp_path, "m", broken, "name: \"m\"\n")
-    assert list((tmp_path / "m").iterdir()) == []
+    assert [p.name for p in (tmp_path / "m").iterdir()] == [MARKER]  # no version, no staging folder
 
 
 def test_bad_model_names_are_refused(tiny_run, tmp_path):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from sigctl.core.paths import temporary_beside
 
 MANIFEST = "manifest.json"
 GENERATORS = "generators.safetensors"
@@ -18,9 +19,6 @@ LOSS_PLOT = "losses.png"
 LOSS_LOG = "losses.jsonl"
 SETTINGS = "settings.json"
 CHECKPOINTS = "checkpoints"
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 # Needed to sample; the others are reports a user may delete without harm.
 REQUIRED_FILES = (GENERATORS, NOISE, REFERENCE)
@@ -41,14 +39,12 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
+    temporary = temporary_beside(path)
     try:
-        write(Path(temporary))
-        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
+        write(temporary)
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sigctl.config import NetworkSettings, TrainSettings
 from sigctl.core.scales import PyramidLayout, SizeRounding
@@ -46,10 +46,19 @@ class Manifest(BaseModel):
     scale_factor: float = Field(description="Size ratio between neighbouring scales.")
     size_rounding: SizeRounding = Field("round", description="How scale sizes are rounded (ceil: the reference plan; round: format 1 and closest_factor).")
     super_resolution_factor: Optional[float] = Field(None, description="Upscaling factor the pyramid was trained for (sr recipe), else null.")
-    scales: list[ScaleInfo]
+    scales: list[ScaleInfo] = Field(min_length=1)
     network: NetworkSettings
     training: TrainSettings
     files: dict[str, str] = Field(description="SHA-256 of every other file of the artifact, by file name.")
+
+    @field_validator("files")
+    @classmethod
+    def _plain_file_names(cls, checksums: dict[str, str]) -> dict[str, str]:
+        # The names become paths (run_dir / name): an artifact is flat, so each must be one plain name.
+        for name in checksums:
+            if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+                raise ValueError(f"file name {name!r} is not a plain file name inside the run directory")
+        return checksums
 
     @property
     def layout(self) -> PyramidLayout:

@@ -20,7 +20,10 @@ import numpy as np
 import tritonclient.grpc.aio as aioclient
 from tritonclient.utils import InferenceServerException
 
+from sigctl.client.client import ModelInfo, ServerRequestError
 from sigctl.core.operations import Request
+from sigctl.core.requests import RequestLimits
+from sigctl.core.scales import PyramidLayout
 from sigctl.errors import SigctlError
 from sigctl.serving import contract
 
@@ -34,6 +37,15 @@ FAILURES_BEFORE_SET_ASIDE = 3
 
 class ItemFailed(SigctlError):
     """An item could not be generated (its request was refused, or retries ran out)."""
+
+
+@dataclass(frozen=True)
+class ModelLimits:
+    """What a model accepts, to check requests before sending them: its pyramid, limits and sr factor."""
+
+    layout: PyramidLayout
+    limits: RequestLimits
+    super_resolution_factor: float | None
 
 
 class LocalBackend:
@@ -52,6 +64,9 @@ class LocalBackend:
 
     async def check_models(self, models: set) -> dict:
         return {model: (self.name, self.version) for model in models}
+
+    async def limits(self, model: str, version: str) -> ModelLimits:
+        return ModelLimits(self.executor.layout, RequestLimits(), self.executor.super_resolution_factor)
 
     async def run(self, model, request: Request) -> tuple[np.ndarray, str]:
         from sigctl.core.operations import execute
@@ -123,6 +138,23 @@ class ServerPool:
                 name = model
             resolved[model] = (name, ready[name])
         return resolved
+
+    async def limits(self, model: str, version: str) -> ModelLimits:
+        """From the served model's config parameters (the first endpoint that answers)."""
+        last_error = "no endpoint"
+        for endpoint in self.endpoints:
+            try:
+                config = (await endpoint.client.get_model_config(model, as_json=True))["config"]
+                info = ModelInfo.from_config(config)
+            except InferenceServerException as error:
+                last_error = f"{endpoint.url}: {error.message()}"
+                continue
+            except (ServerRequestError, ValueError, TypeError) as error:  # not a sigctl model's parameters
+                raise SigctlError(f"model {model!r} at {endpoint.url} does not describe itself as a sigctl model: {error}") from None
+            known = {key: int(value) for key, value in info.limits.items() if key in RequestLimits.__dataclass_fields__}
+            layout = PyramidLayout(sizes=tuple(tuple(size) for size in info.scale_sizes), scale_factor=info.scale_factor)
+            return ModelLimits(layout, RequestLimits(**known), info.super_resolution_factor)
+        raise SigctlError(f"cannot read the config of model {model!r} ({last_error})")
 
     async def run(self, model: str, request: Request) -> tuple[np.ndarray, str]:
         tensors = contract.build_inputs(request)

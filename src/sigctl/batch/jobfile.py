@@ -1,8 +1,15 @@
-"""The job file (YAML or JSON): schema, errors that point at the line, and expansion into items."""
+"""The job file (YAML or JSON): schema, errors that point at the line, and expansion into items.
+
+Types are strict (``height: true`` is an error, not 1). Every output path is built from the job's
+text (``naming``, task names), so each planned file is checked to stay inside the output folder
+before anything runs; a job that would leave it is refused with the field and its line.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import string
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -10,13 +17,18 @@ from typing import Any, Optional, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sigctl.config import describe_yaml_error
 from sigctl.core.noise import hash32
 from sigctl.core.operations import MODE_ANIMATE, MODES
+from sigctl.core.paths import relative_inside
 from sigctl.errors import SettingsError
+
+NAMING_FIELDS = ("task", "index", "seed", "height", "width", "mode")
+MAX_NAME_LENGTH = 128
 
 
 class SizeRange(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     min: int = Field(ge=1, description="Smallest value, px.")
     max: int = Field(ge=1, description="Largest value, px.")
@@ -38,7 +50,7 @@ Size = Union[int, list[int], SizeRange]
 class Task(BaseModel):
     """One kind of item: a model, a mode, how many, and their parameters."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     name: Optional[str] = Field(None, description="Task name, used in item ids and file names [default: taskN].")
     model: Optional[str] = Field(None, description="Served model; optional with --local or a single-model server.")
@@ -48,8 +60,8 @@ class Task(BaseModel):
     width: Optional[Size] = Field(None, description="Output width, as height.")
     seed_start: int = Field(0, ge=0, description="Item i uses seed seed_start + i.")
     start_scale: Optional[int] = Field(None, ge=0, description="Scale noise or the image enters at [default: per mode].")
-    image: Optional[Path] = Field(None, description="Injected image (paint, edit, harmonize, super_resolve), relative to the job file.")
-    mask: Optional[Path] = Field(None, description="Mask (edit, harmonize), relative to the job file.")
+    image: Optional[Path] = Field(None, strict=False, description="Injected image (paint, edit, harmonize, super_resolve), relative to the job file.")
+    mask: Optional[Path] = Field(None, strict=False, description="Mask (edit, harmonize), relative to the job file.")
     quantize_colors: int = Field(0, ge=0, le=32, description="paint: colours of the training image to map to (0: off).")
     sr_factor: Optional[float] = Field(None, gt=1.0, le=16.0, description="super_resolve: factor.")
     frames: int = Field(30, ge=2, le=10_000, description="animate: frames per item.")
@@ -60,6 +72,30 @@ class Task(BaseModel):
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
         return mode
+
+    @field_validator("name")
+    @classmethod
+    def _usable_name(cls, name: Optional[str]) -> Optional[str]:
+        # A task name is one folder or file name part ({task} in naming), and part of item ids.
+        if name is None:
+            return name
+        if not name or len(name) > MAX_NAME_LENGTH or name.startswith(".") or any(c in name for c in "/\\") or not name.isprintable():
+            raise ValueError(
+                f"task name {name!r} is not usable: give 1 to {MAX_NAME_LENGTH} printable characters, "
+                f"no '/' or '\\', not starting with '.'"
+            )
+        return name
+
+    @field_validator("height", "width", mode="before")
+    @classmethod
+    def _size_shape(cls, size):
+        # One message instead of one per union member (number, list, range).
+        def whole(value) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        if size is None or whole(size) or isinstance(size, dict) or (isinstance(size, list) and all(whole(v) for v in size)):
+            return size
+        raise ValueError(f"a size is a whole number of px, a list of them, or {{min: , max: , step: }}; got {size!r}")
 
     @field_validator("height", "width")
     @classmethod
@@ -73,11 +109,32 @@ class Task(BaseModel):
 
 
 class Job(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    output: Path = Field(description="Output folder, relative to the job file; holds the images and manifest.jsonl.")
+    output: Path = Field(strict=False, description="Output folder, relative to the job file; holds the images and manifest.jsonl.")
     naming: str = Field("{task}/{index:06d}_seed{seed}", description="File name pattern (no extension) with {task}, {index}, {seed}, {height}, {width}, {mode}.")
     tasks: list[Task] = Field(min_length=1, description="What to generate.")
+
+    @field_validator("output")
+    @classmethod
+    def _no_tilde(cls, output: Path) -> Path:
+        if str(output).startswith("~"):
+            raise ValueError(f"{str(output)!r}: '~' is not expanded; give an absolute path or one relative to the job file")
+        return output
+
+    @field_validator("naming")
+    @classmethod
+    def _known_fields(cls, naming: str) -> str:
+        try:
+            parsed = list(string.Formatter().parse(naming))
+        except ValueError as error:
+            raise ValueError(f"{naming!r} is not a valid pattern ({error}); write fields as {{task}}, literal braces as {{{{ }}}}") from None
+        for _, field_name, spec, _ in parsed:
+            if field_name is not None and field_name not in NAMING_FIELDS:
+                raise ValueError(f"unknown field {{{field_name}}} in {naming!r}; use {', '.join('{' + f + '}' for f in NAMING_FIELDS)}")
+            if spec and "{" in spec:
+                raise ValueError(f"nested fields in format specs are not supported: {naming!r}")
+        return naming
 
     @model_validator(mode="after")
     def _unique_task_names(self) -> "Job":
@@ -122,14 +179,19 @@ def task_name(task: Task, position: int) -> str:
 def load_job(path: Path) -> Job:
     """Parse and validate a job file; errors name the field and its line."""
     path = Path(path)
+    if path.is_dir():
+        raise SettingsError(f"{path} is a directory; give the job file (YAML or JSON)")
     if not path.is_file():
         raise SettingsError(f"job file {path} does not exist")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise SettingsError(f"job file {path} is not UTF-8 text (byte {error.start}); save it as UTF-8 YAML or JSON") from None
     try:
         raw = yaml.safe_load(text)  # JSON is YAML too
         root = yaml.compose(text)
     except yaml.YAMLError as error:
-        raise SettingsError(f"{path} is not valid YAML or JSON: {error}") from None
+        raise SettingsError(f"{path} is not valid YAML or JSON: {describe_yaml_error(error)}") from None
     if not isinstance(raw, dict):
         raise SettingsError(f"{path} must hold a mapping with 'output' and 'tasks'")
     try:
@@ -140,9 +202,55 @@ def load_job(path: Path) -> Job:
             location = [part for part in item["loc"] if not isinstance(part, str) or part not in ("int", "list[int]", "SizeRange")]
             line = _line_of(root, location)
             where = ".".join(str(p) for p in location) or "(top level)"
-            problems.append(f"line {line}: {where}: {item['msg']}" if line else f"{where}: {item['msg']}")
+            message = item["msg"].removeprefix("Value error, ")
+            problems.append(f"line {line}: {where}: {message}" if line else f"{where}: {message}")
         raise SettingsError(f"invalid job file {path}: " + "; ".join(problems)) from None
+    problems = [f"line {_line_of(root, location)}: {'.'.join(str(p) for p in location)}: {message}"
+                for location, message in _path_problems(job, path.parent)]
+    if problems:
+        raise SettingsError(f"invalid job file {path}: " + "; ".join(problems))
     return job
+
+
+def _path_problems(job: Job, job_dir: Path) -> list[tuple[tuple, str]]:
+    """(location, message) for every field whose text would put a file outside the output folder."""
+    problems = []
+    output = _absolute(job.output if job.output.is_absolute() else job_dir / job.output)
+    if output == Path(output.anchor) or output == _absolute(Path.home()) or output in (_absolute(job_dir), *_absolute(job_dir).parents):
+        problems.append((("output",), f"{job.output} is {output}, a folder that holds other files (the job file's own, a parent, "
+                                       f"home or /); give a folder of its own, e.g. out"))
+    for position, task in enumerate(job.tasks):
+        try:
+            for _ in _planned_files(job, position, task):
+                pass
+        except ValueError as error:
+            # Task names cannot hold '/' or start with '.' (schema), so a file that leaves is the pattern's doing.
+            problems.append((("naming",), str(error)))
+    return problems
+
+
+def _absolute(path: Path) -> Path:
+    return Path(path).expanduser().resolve()
+
+
+def _planned_files(job: Job, position: int, task: Task) -> Iterator[tuple[int, int, Optional[int], Optional[int], str]]:
+    """(index, seed, height, width, file) of every item of a task; ValueError if a file would leave the output."""
+    name = task_name(task, position)
+    extension = ".gif" if task.mode == MODE_ANIMATE else ".png"
+    for index in range(task.count):
+        seed = task.seed_start + index
+        height = _pick(task.height, index, seed, salt=1)
+        width = _pick(task.width, index, seed, salt=2)
+        try:
+            text = job.naming.format(task=name, index=index, seed=seed, height=height, width=width, mode=task.mode)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"naming {job.naming!r} cannot name item {name}/{index} ({error})") from None
+        try:
+            file = str(relative_inside(text + extension))
+        except ValueError as error:
+            raise ValueError(f"naming {job.naming!r} gives item {name}/{index} the file {text + extension!r}, which {error}; "
+                             f"files must stay inside the output folder") from None
+        yield index, seed, height, width, file
 
 
 def _line_of(node, location) -> Optional[int]:
@@ -167,12 +275,11 @@ def expand(job: Job, job_dir: Path) -> list[Item]:
         name = task_name(task, position)
         image = _input_file(task.image, job_dir)
         mask = _input_file(task.mask, job_dir)
-        for index in range(task.count):
-            seed = task.seed_start + index
-            height = _pick(task.height, index, seed, salt=1)
-            width = _pick(task.width, index, seed, salt=2)
-            extension = ".gif" if task.mode == MODE_ANIMATE else ".png"
-            file = job.naming.format(task=name, index=index, seed=seed, height=height, width=width, mode=task.mode) + extension
+        try:
+            planned = list(_planned_files(job, position, task))
+        except ValueError as error:  # load_job refuses these; a Job built in code may still have them
+            raise SettingsError(str(error)) from None
+        for index, seed, height, width, file in planned:
             items.append(
                 Item(f"{name}/{index}", name, index, task.model, task.mode, seed, height, width, task.start_scale,
                      image and image[0], image and image[1], mask and mask[0], mask and mask[1],

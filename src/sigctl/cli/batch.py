@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -14,8 +13,10 @@ from rich.table import Table
 
 from sigctl.batch.backends import LocalBackend, ServerPool
 from sigctl.batch.jobfile import expand, load_job
-from sigctl.batch.runner import replay, request_for, run_job
+from sigctl.batch.manifest import LineError, parse_line
+from sigctl.batch.runner import check_plan, replay, request_for, run_job
 from sigctl.cli.common import command, console, error_console
+from sigctl.cli.running import check_writable_output
 from sigctl.errors import SettingsError
 
 FAILED_EXIT = 1
@@ -36,8 +37,9 @@ def batch_command(
         raise SettingsError("give --local RUN_DIR, or one or more --server HOST:PORT")
     backend = (lambda: LocalBackend(local)) if local else (lambda: ServerPool(list(server), in_flight))
     if replay_line is not None:
-        line = _read_line(replay_line)
-        identical, digest = asyncio.run(replay(line, backend(), out))
+        line, output = _read_line(replay_line)
+        check_writable_output(out, "--out", folder=False)
+        identical, digest = asyncio.run(replay(line, backend(), out, output))
         console.print(f"{line['id']}: {'identical to' if identical else 'DIFFERS from'} the recorded file ({digest[:16]}...) -> {out}")
         raise typer.Exit(0 if identical else FAILED_EXIT)
     if job_file is None:
@@ -51,25 +53,29 @@ def batch_command(
     workers = 1 if local else in_flight * len(server)
     progress = Progress(TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=console)
-    with progress:
-        bar = progress.add_task("items", total=len(items), rate="")
-        started = time.perf_counter()
+    bar = progress.add_task("items", total=len(items), rate="")
+    started = time.perf_counter()
 
-        def on_item(item, ok):
-            progress.advance(bar)
-            done = progress.tasks[bar].completed - progress.tasks[bar].fields.get("skipped", 0)
-            progress.update(bar, rate=f"{done / max(1e-9, time.perf_counter() - started):.1f} img/s")
+    def on_item(item, ok):
+        progress.advance(bar)
+        done = progress.tasks[bar].completed - progress.tasks[bar].fields.get("skipped", 0)
+        progress.update(bar, rate=f"{done / max(1e-9, time.perf_counter() - started):.1f} img/s")
 
-        def on_start(already_done):
-            progress.update(bar, completed=already_done, skipped=already_done)
+    def on_start(already_done):
+        # Shown once the plan is accepted: a job refused before any work prints only its error.
+        progress.update(bar, completed=already_done, skipped=already_done)
+        progress.start()
 
+    try:
         summary = asyncio.run(run_job(items, output, backend(), workers, on_item, on_start))
+    finally:
+        progress.stop()
     console.print(
         f"{summary.done} made, {summary.already_done} already done, {len(summary.failed)} failed, {summary.retried} retried, "
         f"{summary.images_per_s:.2f} images/s -> {output}"
     )
     for item_id, reason in summary.failed[:10]:
-        error_console.print(f"  failed {item_id}: {reason}")
+        error_console.print(f"  failed {item_id}: {reason}", markup=False, highlight=False)
     if summary.failed:
         raise typer.Exit(FAILED_EXIT)
 
@@ -82,7 +88,7 @@ def _print_plan(items, backend, output: Path) -> None:
     probe_seconds = {}
 
     async def probe():
-        models = await backend.check_models({group[0].model for group in by_task.values()})
+        models = await check_plan(items, backend)  # the plan is refused here as a run would refuse it
         for name, group in by_task.items():
             started = time.perf_counter()
             images, _ = await backend.run(models[group[0].model][0], request_for(group[0].parameters()))
@@ -105,13 +111,24 @@ def _print_plan(items, backend, output: Path) -> None:
                   f"(one probe request per task, spread over {backend.parallelism} worker(s))")
 
 
-def _read_line(text: str) -> dict:
+def _read_line(text: str) -> tuple[dict, Path | None]:
+    """The manifest line --replay names (checked), and the folder of its manifest when read from a file."""
     if text.lstrip().startswith("{"):
-        return json.loads(text)
-    path, _, number = text.rpartition(":")
-    if not path or not number.isdigit():
-        raise SettingsError("--replay takes a manifest line as JSON, or MANIFEST:LINE_NUMBER (1-based)")
-    lines = Path(path).read_text().splitlines()
-    if not 1 <= int(number) <= len(lines):
-        raise SettingsError(f"{path} has {len(lines)} lines; line {number} does not exist")
-    return json.loads(lines[int(number) - 1])
+        where, line_text, output = "the --replay line", text, None
+    else:
+        path, _, number = text.rpartition(":")
+        if not path or not number.isdigit():
+            raise SettingsError("--replay takes a manifest line as JSON, or MANIFEST:LINE_NUMBER (1-based)")
+        manifest = Path(path)
+        if manifest.is_dir():
+            raise SettingsError(f"{manifest} is a directory; give the manifest file ({manifest / 'manifest.jsonl'}:{number})")
+        if not manifest.is_file():
+            raise SettingsError(f"manifest {manifest} does not exist")
+        lines = manifest.read_text(errors="replace").splitlines()
+        if not 1 <= int(number) <= len(lines):
+            raise SettingsError(f"{manifest} has {len(lines)} lines; line {number} does not exist")
+        where, line_text, output = f"line {number} of {manifest}", lines[int(number) - 1], manifest.parent
+    try:
+        return parse_line(line_text), output
+    except LineError as error:
+        raise SettingsError(f"{where} {error}; it is not a line sigctl batch wrote") from None

@@ -8,9 +8,12 @@ from typing import Annotated, Optional
 import typer
 
 from sigctl.cli.common import command, console
-from sigctl.cli.running import run_request, write_images
+from sigctl.cli.running import IMAGE_SUFFIXES, check_writable_output, run_request, write_images
 from sigctl.core.images import load_mask, load_rgb, save_animation
 from sigctl.core.operations import MODE_ANIMATE, MODE_EDIT, MODE_HARMONIZE, MODE_PAINT, MODE_SUPER_RESOLVE, Request
+
+MIN_FPS, MAX_FPS = 0.1, 240.0
+ANIMATION_SUFFIXES = (".gif", ".mp4")
 
 Local = Annotated[Optional[Path], typer.Option("--local", help="Run in this process from the run directory RUN.")]
 Server = Annotated[Optional[str], typer.Option("--server", help="Run on a Triton server at HOST:PORT (gRPC).")]
@@ -22,12 +25,13 @@ Seed = Annotated[int, typer.Option(help="Seed of the first output; output i uses
 Num = Annotated[int, typer.Option("--num", help="Number of outputs.")]
 Height = Annotated[Optional[int], typer.Option(help="Output height, px [default: training height].")]
 Width = Annotated[Optional[int], typer.Option(help="Output width, px [default: training width].")]
-Dilation = Annotated[int, typer.Option(help="Grow the mask by this many px.")]
-Blur = Annotated[int, typer.Option(help="Soften the mask edge over about this many px.")]
+Dilation = Annotated[int, typer.Option(min=0, help="Grow the mask by this many px.")]
+Blur = Annotated[int, typer.Option(min=0, help="Soften the mask edge over about this many px.")]
 Out = Annotated[Path, typer.Option(help="Output .png (several outputs: OUT_seedS.png and OUT_grid.png).")]
 
 
 def _run_and_write(request: Request, local, server, model, out: Path) -> None:
+    check_writable_output(out, "--out", folder=False, suffixes=IMAGE_SUFFIXES)
     images = run_request(request, local, server, model)
     written = write_images(out, images, request.seed)
     console.print(f"{request.mode}: wrote {', '.join(str(p) for p in written)} ({images.shape[1]}x{images.shape[2]})")
@@ -72,12 +76,13 @@ def sr_command(local: Local = None, server: Server = None, model: Model = None, 
 @command
 def animate_command(local: Local = None, server: Server = None, model: Model = None,
                     frames: Annotated[int, typer.Option(help="Number of frames.")] = 30,
-                    fps: Annotated[float, typer.Option(help="Frames per second of the file.")] = 10.0,
+                    fps: Annotated[float, typer.Option(min=MIN_FPS, max=MAX_FPS, help="Frames per second of the file.")] = 10.0,
                     walk_strength: Annotated[float, typer.Option(help="Share of fresh noise per frame: higher moves faster.")] = 0.1,
                     anchor: Annotated[float, typer.Option(help="Pull towards the training image per frame: higher stays closer.")] = 0.1,
                     start_scale: StartScale = None, seed: Seed = 0, height: Height = None, width: Width = None,
                     out: Annotated[Path, typer.Option(help="Output .gif (or .mp4 with the video extra).")] = Path("animation.gif")) -> None:
     """Animation: a smooth random walk in noise space around the training image."""
+    check_writable_output(out, "--out", folder=False, suffixes=ANIMATION_SUFFIXES)
     request = Request(MODE_ANIMATE, seed, 1, height, width, start_scale, frames=frames, walk_strength=walk_strength, anchor=anchor)
     clip = run_request(request, local, server, model)
     save_animation(out, clip, fps)

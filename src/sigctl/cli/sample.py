@@ -9,7 +9,7 @@ import numpy as np
 import typer
 
 from sigctl.cli.common import command, console
-from sigctl.cli.running import run_request
+from sigctl.cli.running import check_writable_output, run_request
 from sigctl.core.images import save_png
 from sigctl.core.operations import MODE_SAMPLE, Request
 from sigctl.core.pixels import make_grid
@@ -29,6 +29,7 @@ def sample_command(
     device: Annotated[str, typer.Option(help="cpu or cuda (with --local).")] = "cpu",
 ) -> None:
     """Draw random samples; the same model, seed and request always give the same pixels."""
+    check_writable_output(out, "--out", folder=True)
     request = Request(MODE_SAMPLE, seed, num, height, width, start_scale)
     images = run_request(request, local, server, model, device)
     written = write_samples(out, images, seed, start_scale)

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from sigctl.cli.common import INTERRUPTED_EXIT, command, console, error_console
+from sigctl.cli.running import check_writable_output
 from sigctl.config import load_settings, preset_names
 from sigctl.core.generator import generator_macs
 from sigctl.errors import SettingsError
@@ -60,6 +61,7 @@ def train_command(
         _print_plan(layout, settings)
         console.print(f"would write: {run_dir}")
         return
+    check_writable_output(run_dir, "--out", folder=True)
     _run_with_progress(lambda observer: loop.train(image, run_dir, settings, observer), run_dir)
 
 

@@ -14,18 +14,24 @@ from sigctl.core.noise import scale_noise
 from sigctl.core.operations import BATCH, Executor, Request
 from sigctl.core.pixels import resize, to_uint8
 from sigctl.core.requests import RequestLimits, resolve_sample_request
-from sigctl.core.scales import request_sizes
+from sigctl.core.scales import PyramidLayout, request_sizes
 from sigctl.errors import RequestError
 
 
-def animate(executor: Executor, request: Request, limits: RequestLimits) -> np.ndarray:
+def checked_request(layout: PyramidLayout, request: Request, limits: RequestLimits) -> tuple[int, int, int]:
+    """(start scale, height, width) of an animation request; raises for anything ``animate`` refuses."""
     if not 2 <= request.frames <= limits.max_frames:
         raise RequestError(f"frames must be between 2 and {limits.max_frames}, got {request.frames}")
     for name, value in (("walk strength", request.walk_strength), ("anchor", request.anchor)):
         if not 0.0 <= value <= 1.0:
             raise RequestError(f"{name} must be between 0 and 1, got {value}")
     start_scale = request.start_scale or 0
-    height, width = resolve_sample_request(executor.layout, limits, 1, request.height, request.width, start_scale)
+    height, width = resolve_sample_request(layout, limits, 1, request.height, request.width, start_scale)
+    return start_scale, height, width
+
+
+def animate(executor: Executor, request: Request, limits: RequestLimits) -> np.ndarray:
+    start_scale, height, width = checked_request(executor.layout, request, limits)
     sizes = request_sizes(executor.layout, height, width)
     walks = [_walk(executor, request, scale, sizes[scale]) for scale in range(start_scale, executor.layout.num_scales)]
     entering = np.zeros((1, 3, *sizes[0]), np.float32) if start_scale == 0 else executor.reconstruction(start_scale - 1)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from sigctl.core.paths import temporary_beside
 from sigctl.errors import ImageInputError
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def save_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
     """Write HxWx3 uint8 to a PNG atomically (a reader never sees half a file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    temporary = temporary_beside(path)
     try:
         Image.fromarray(rgb).save(temporary, format="PNG")
         os.replace(temporary, path)
@@ -108,9 +108,11 @@ def save_animation(path: str | os.PathLike, frames: np.ndarray, fps: float) -> N
     an ffmpeg binary.
     """
     path = Path(path)
+    if not fps > 0:
+        raise ImageInputError(f"frames per second must be above 0, got {fps:g}")
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp{suffix}")
+    temporary = temporary_beside(path)  # keeps the suffix: ffmpeg picks the container by it
     try:
         if suffix == ".gif":
             pictures = [Image.fromarray(frame) for frame in frames]

@@ -17,7 +17,7 @@ from sigctl.core import masks
 from sigctl.core.operations import MODE_PAINT, Executor, Request, run_seeded
 from sigctl.core.pixels import resize, resize_uint8, to_network, to_uint8
 from sigctl.core.requests import RequestLimits, resolve_sample_request
-from sigctl.core.scales import request_sizes
+from sigctl.core.scales import PyramidLayout, request_sizes
 from sigctl.errors import RequestError
 
 
@@ -26,20 +26,26 @@ def default_start_scale(mode: str, num_scales: int) -> int:
     return min(1, num_scales - 1) if mode == MODE_PAINT else num_scales // 2
 
 
-def inject(executor: Executor, request: Request, limits: RequestLimits) -> np.ndarray:
-    layout = executor.layout
+def checked_request(layout: PyramidLayout, request: Request, limits: RequestLimits) -> tuple[int, int, int]:
+    """(start scale, height, width) of an injection request; raises for anything ``inject`` refuses."""
     image = checked_image(request.image, "IMAGE", limits)
     start_scale = default_start_scale(request.mode, layout.num_scales) if request.start_scale is None else request.start_scale
     height, width = resolve_sample_request(layout, limits, request.num_samples, request.height, request.width, start_scale)
+    if request.mode != MODE_PAINT:
+        checked_mask(request.mask, image.shape[:2])
+    elif request.quantize_colors and not 2 <= request.quantize_colors <= 32:
+        raise RequestError(f"quantize colours must be between 2 and 32 (0 = off), got {request.quantize_colors}")
+    return start_scale, height, width
 
+
+def inject(executor: Executor, request: Request, limits: RequestLimits) -> np.ndarray:
+    layout = executor.layout
+    start_scale, height, width = checked_request(layout, request, limits)
     soft = None
     if request.mode != MODE_PAINT:
-        mask = checked_mask(request.mask, image.shape[:2])
-        soft = masks.soft_mask(mask, height, width, request.mask_dilation, request.mask_blur)
-    injected = resize_uint8(image, height, width)
+        soft = masks.soft_mask(request.mask, height, width, request.mask_dilation, request.mask_blur)
+    injected = resize_uint8(request.image, height, width)
     if request.mode == MODE_PAINT and request.quantize_colors:
-        if not 2 <= request.quantize_colors <= 32:
-            raise RequestError(f"quantize colours must be between 2 and 32 (0 = off), got {request.quantize_colors}")
         injected = masks.quantize(injected, masks.palette(executor.reference(), request.quantize_colors))
 
     sizes = request_sizes(layout, height, width)

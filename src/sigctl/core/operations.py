@@ -77,9 +77,7 @@ class Request:
 
 def execute(executor: Executor, request: Request, limits: RequestLimits = RequestLimits()) -> np.ndarray:
     """Answer ``request`` with NxHxWx3 uint8 images (frames, for animate)."""
-    if request.mode not in MODES:
-        raise RequestError(f"MODE {request.mode!r} is not supported; use one of {', '.join(MODES)}")
-    check_seed(request.seed, request.num_samples)
+    _check_mode_and_seed(request)
     if request.mode == MODE_RECONSTRUCT:
         return to_uint8(executor.reconstruction(executor.layout.num_scales - 1))
     if request.mode == MODE_SAMPLE:
@@ -106,8 +104,7 @@ def sample(executor: Executor, request: Request, limits: RequestLimits) -> np.nd
 def sample_float(executor: Executor, request: Request, limits: RequestLimits = RequestLimits()) -> np.ndarray:
     """Random samples as Nx3xHxW float32 in [-1, 1]; scales below the start scale follow the
     reconstruction, stretched to the requested size."""
-    start_scale = request.start_scale or 0
-    height, width = resolve_sample_request(executor.layout, limits, request.num_samples, request.height, request.width, start_scale)
+    start_scale, height, width = _sample_geometry(executor.layout, request, limits)
     sizes = request_sizes(executor.layout, height, width)
     if start_scale == 0:
         entering = np.zeros((1, 3, *sizes[0]), np.float32)
@@ -132,3 +129,37 @@ def run_seeded(executor: Executor, start_scale: int, entering: np.ndarray, sizes
         outputs.append(executor.run_scales(start_scale, batch_entering, noises))
     return np.concatenate(outputs)
 
+
+def check_request(layout: PyramidLayout, request: Request, limits: RequestLimits = RequestLimits(),
+                  super_resolution_factor: float | None = None) -> None:
+    """Refuse ``request`` as ``execute`` would on a pyramid of ``layout``, without running anything.
+
+    The same checks, in the same functions (seeds, count, size, start scale, what the mode needs);
+    batch jobs run it for every planned item before their first request.
+    """
+    _check_mode_and_seed(request)
+    if request.mode == MODE_SAMPLE:
+        _sample_geometry(layout, request, limits)
+    elif request.mode in (MODE_PAINT, MODE_EDIT, MODE_HARMONIZE):
+        from sigctl.core import injection
+
+        injection.checked_request(layout, request, limits)
+    elif request.mode == MODE_SUPER_RESOLVE:
+        from sigctl.core import super_resolution
+
+        super_resolution.checked_request(super_resolution_factor, request, limits)
+    elif request.mode == MODE_ANIMATE:
+        from sigctl.core import animation
+
+        animation.checked_request(layout, request, limits)
+
+
+def _check_mode_and_seed(request: Request) -> None:
+    if request.mode not in MODES:
+        raise RequestError(f"MODE {request.mode!r} is not supported; use one of {', '.join(MODES)}")
+    check_seed(request.seed, request.num_samples)
+
+
+def _sample_geometry(layout: PyramidLayout, request: Request, limits: RequestLimits) -> tuple[int, int, int]:
+    start_scale = request.start_scale or 0
+    return (start_scale, *resolve_sample_request(layout, limits, request.num_samples, request.height, request.width, start_scale))

@@ -19,17 +19,24 @@ from sigctl.errors import RequestError
 MAX_FACTOR = 16.0
 
 
-def super_resolve(executor: Executor, request: Request, limits: RequestLimits) -> np.ndarray:
-    if executor.super_resolution_factor is None:
+def checked_request(trained_factor: float | None, request: Request, limits: RequestLimits) -> tuple[float, tuple[int, int]]:
+    """(factor, output size) of a super-resolution request; raises for anything ``super_resolve`` refuses."""
+    if trained_factor is None:
         raise RequestError("this model was not trained for super-resolution; train one with 'sigctl train IMAGE --factor F'")
-    factor = request.sr_factor or executor.super_resolution_factor
+    factor = request.sr_factor or trained_factor
     if not 1.0 < factor <= MAX_FACTOR:
         raise RequestError(f"super-resolution factor must be in (1, {MAX_FACTOR:g}], got {factor:g}")
     image = checked_image(request.image, "IMAGE", limits)
     check_count(limits, request.num_samples)
-    height, width = image.shape[:2]
-    target = (round(height * factor), round(width * factor))
+    target = (round(image.shape[0] * factor), round(image.shape[1] * factor))
     check_request_size(*target, limits.min_side, limits.max_pixels)
+    return factor, target
+
+
+def super_resolve(executor: Executor, request: Request, limits: RequestLimits) -> np.ndarray:
+    factor, target = checked_request(executor.super_resolution_factor, request, limits)
+    image = request.image
+    height, width = image.shape[:2]
 
     step = executor.layout.scale_factor
     steps = max(1, round(math.log(factor) / math.log(step)))

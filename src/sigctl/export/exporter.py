@@ -20,8 +20,8 @@ from sigctl.core.pyramid import TorchExecutor
 from sigctl.core.requests import RequestLimits
 from sigctl.errors import ArtifactError
 from sigctl.export import graphs
-from sigctl.export.native import publish_native
-from sigctl.export.repository import check_model_name, publish_version
+from sigctl.export.native import native_model_name, publish_native
+from sigctl.export.repository import check_model_folder, check_model_name, publish_version
 from sigctl.export.triton_config import TritonModelConfig
 from sigctl.serving import runtime
 
@@ -66,6 +66,10 @@ def export_artifact(
     loaded = artifact.load(run_dir)
     pyramid, manifest, executor = loaded.pyramid.eval(), loaded.manifest, loaded.executor()
     name = check_model_name(name or _default_name(manifest.name_hint))
+    check_model_folder(Path(repository) / name)  # before any work: never into someone else's folder
+    for fmt in formats if native_repository else ():
+        for scale in range(pyramid.num_trained):
+            check_model_folder(Path(native_repository) / native_model_name(name, scale, fmt))
     parity: dict[str, float] = {}
 
     def build(folder: Path) -> None:

@@ -99,7 +99,7 @@ def parse_request(tensors: dict[str, np.ndarray]) -> Request:
 def build_inputs(request: Request) -> dict[str, np.ndarray]:
     """The input tensors for a request; fields at their default are left out."""
     defaults = Request()
-    tensors = {SEED: np.array([request.seed], np.int64)}
+    tensors = {SEED: _integer(INPUTS_BY_NAME[SEED], request.seed)}
     for spec in INPUTS:
         value = getattr(request, spec.field)
         if spec.name == SEED or value is None or (spec.name not in _ARRAY_INPUTS and value == getattr(defaults, spec.field)):
@@ -111,9 +111,19 @@ def build_inputs(request: Request) -> dict[str, np.ndarray]:
                 # Casting would silently wrap or truncate (a float image in [0, 1] becomes black).
                 raise RequestError(f"{spec.name} must be uint8 ({spec.description}), got {np.asarray(value).dtype}")
             tensors[spec.name] = np.ascontiguousarray(value)
+        elif spec.numpy_type is np.float32:
+            tensors[spec.name] = np.array([value], np.float32)
         else:
-            tensors[spec.name] = np.array([value], spec.numpy_type)
+            tensors[spec.name] = _integer(spec, value)
     return tensors
+
+
+def _integer(spec: TensorSpec, value: int) -> np.ndarray:
+    # numpy raises OverflowError for a Python int outside the type: say which input and what fits.
+    bounds = np.iinfo(spec.numpy_type)
+    if not bounds.min <= value <= bounds.max:
+        raise RequestError(f"{spec.name} {value} does not fit its type {np.dtype(spec.numpy_type).name} ({spec.description})")
+    return np.array([value], spec.numpy_type)
 
 
 def _checked(tensors: dict[str, np.ndarray], name: str) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -84,7 +85,8 @@ class TritonServer:
         self.settings = settings
         self.process: subprocess.Popen | None = None
         self.workdir: Path | None = None
-        self.shm_prefix = f"sigctl_{os.getpid()}_{settings.grpc_port}_"
+        # Random part: regions and stubs with this prefix are provably this server's, so stop() may remove them.
+        self.shm_prefix = f"sigctl_{os.getpid()}_{settings.grpc_port}_{secrets.token_hex(4)}_"
         self._watchdog: threading.Thread | None = None
         self._stop_watchdog = threading.Event()
         self.reloads: list[str] = []
@@ -99,6 +101,8 @@ class TritonServer:
 
     def start(self) -> None:
         repository = Path(self.settings.repository).resolve()
+        if repository.exists() and not repository.is_dir():
+            raise ServerError(f"model repository {repository} is a file; give the repository folder (--repo)")
         if not repository.is_dir():
             raise ServerError(f"model repository {repository} does not exist; export a model first (sigctl export RUN)")
         install = locate_triton()

@@ -8,6 +8,7 @@ at any moment leaves state.json pointing at a complete tensor file.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from sigctl.artifact import files
 from sigctl.errors import RunStateError
 
 STATE = "state.json"
+STAGE_FILE = re.compile(r"stage_\d{3}\.safetensors")
 
 
 @dataclass
@@ -42,8 +44,10 @@ def save_checkpoint(run_dir: Path, checkpoint: Checkpoint) -> None:
         "loss_log": checkpoint.loss_log,
     }
     files.write_json_atomic(folder / STATE, state)
-    for old in folder.glob("stage_*.safetensors"):
-        if old.name != name:
+    # Only names this module makes, in the run's own checkpoints folder (an earlier stage's file,
+    # or one a kill left behind between the tensors and state.json).
+    for old in folder.iterdir():
+        if STAGE_FILE.fullmatch(old.name) and old.name != name and old.is_file():
             old.unlink(missing_ok=True)
 
 
@@ -55,10 +59,12 @@ def load_checkpoint(run_dir: Path) -> Checkpoint | None:
         return None
     try:
         state = json.loads(state_path.read_text())
+        if not isinstance(state.get("tensors"), str) or not STAGE_FILE.fullmatch(state["tensors"]):
+            raise RunStateError(f"{state_path} names no stage file of this folder ({state.get('tensors')!r}); delete {folder} to restart training")
         tensor_path = folder / state["tensors"]
         if files.sha256_of(tensor_path) != state["tensors_sha256"]:
             raise RunStateError(f"{tensor_path} does not match its checksum in {state_path}; the checkpoint is corrupted")
         tensors = load_file(str(tensor_path))
-    except (json.JSONDecodeError, KeyError, FileNotFoundError, SafetensorError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, KeyError, FileNotFoundError, SafetensorError) as error:
         raise RunStateError(f"the checkpoint in {folder} is unreadable ({error}); delete {folder} to restart training") from None
     return Checkpoint(state["completed_stages"], state["training_seconds"], state["loss_log"], tensors)

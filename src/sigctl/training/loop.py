@@ -15,6 +15,7 @@ from sigctl.artifact import files
 from sigctl.artifact.manifest import ImageInfo, Manifest
 from sigctl.config import TrainSettings, settings_from_dict
 from sigctl.core.images import load_rgb, save_png
+from sigctl.core.paths import remove_temporaries
 from sigctl.core.pixels import resize, to_network, to_uint8
 from sigctl.core.pyramid import Pyramid
 from sigctl.core.scales import PyramidLayout
@@ -88,13 +89,23 @@ def resume(run_dir: Path, observer: TrainingObserver | None = None) -> Manifest:
     missing = [str(path) for path in needed if not path.exists()]
     if missing:
         raise RunStateError(f"cannot resume {run_dir}: {', '.join(missing)} missing; start a new run with 'sigctl train IMAGE'")
-    settings = settings_from_dict(json.loads((run_dir / files.SETTINGS).read_text()), source=str(run_dir / files.SETTINGS))
-    image_info = ImageInfo.model_validate_json((run_dir / files.CHECKPOINTS / RUN_INFO).read_text())
+    try:
+        settings_values = json.loads((run_dir / files.SETTINGS).read_text())
+        image_info = ImageInfo.model_validate_json((run_dir / files.CHECKPOINTS / RUN_INFO).read_text())
+    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError and pydantic's ValidationError are ValueErrors
+        raise RunStateError(f"cannot resume {run_dir}: its settings or run info are damaged ({str(error).splitlines()[0]})") from None
+    if not isinstance(settings_values, dict):
+        raise RunStateError(f"cannot resume {run_dir}: {run_dir / files.SETTINGS} does not hold settings")
+    settings = settings_from_dict(settings_values, source=str(run_dir / files.SETTINGS))
     reference = load_rgb(run_dir / files.REFERENCE)
+    for folder in (run_dir, run_dir / files.CHECKPOINTS):  # half-written files of the killed session, ours by name
+        remove_temporaries(folder)
     return _run(run_dir, settings, image_info, reference, load_checkpoint(run_dir), observer or TrainingObserver())
 
 
 def _check_new_run_dir(run_dir: Path) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunStateError(f"{run_dir} is a file; --out names the run directory to create")
     if (run_dir / files.MANIFEST).exists():
         raise RunStateError(f"{run_dir} already holds a trained artifact; choose another --out or delete it")
     if (run_dir / files.CHECKPOINTS).exists():
