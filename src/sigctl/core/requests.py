@@ -173,7 +173,9 @@ def check_input_image(limits: RequestLimits, image, name: str) -> None:
     if str(getattr(image, "dtype", "")) != "uint8" or len(shape) != 3 or shape[2] != 3:
         raise RequestError(f"{name} must be an H x W x 3 uint8 RGB image, got {getattr(image, 'dtype', type(image).__name__)} {list(shape)}")
     height, width = shape[:2]
-    if min(height, width) < 1 or height * width > limits.max_pixels:
+    if min(height, width) < 1:
+        raise RequestError(f"{name} is empty ({height}x{width})")
+    if height * width > limits.max_pixels:
         raise RequestError(f"{name} is {height}x{width}; at most {limits.max_pixels} px are accepted: downscale it first")
     check_aspect_ratio(limits, height, width, name)
 
