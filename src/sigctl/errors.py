@@ -28,3 +28,7 @@ class RequestError(SigctlError):
 
 class RunStateError(SigctlError):
     """A training run directory is in a state that does not allow the requested action."""
+
+
+class RequestCancelled(SigctlError):
+    """Work on a request stopped because nobody waits for its answer (the client left or its deadline passed)."""

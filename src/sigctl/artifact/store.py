@@ -16,7 +16,7 @@ from sigctl import __version__
 from sigctl.artifact import files
 from sigctl.artifact.manifest import FORMAT_VERSION, ImageInfo, Manifest, ScaleInfo, upgrade
 from sigctl.config import TrainSettings
-from sigctl.core.images import load_rgb
+from sigctl.core.images import MAX_TRAINING_PIXELS, load_rgb
 from sigctl.core.pyramid import Pyramid, TorchExecutor
 from sigctl.errors import ArtifactError
 
@@ -31,7 +31,7 @@ class Artifact:
 
     def executor(self) -> TorchExecutor:
         """What ``sigctl.core.operations.execute`` runs in process: the pyramid and its training image."""
-        reference = load_rgb(self.path / files.REFERENCE)
+        reference = load_rgb(self.path / files.REFERENCE, max_pixels=MAX_TRAINING_PIXELS)
         return TorchExecutor(self.pyramid, reference, self.manifest.super_resolution_factor)
 
 

@@ -20,7 +20,8 @@ from sigctl.batch.backends import ItemFailed
 from sigctl.batch.jobfile import Item
 from sigctl.batch.manifest import MANIFEST, JobManifest, LineError, line_file, parse_line, sha256_file
 from sigctl.core.images import load_mask, load_rgb, save_animation, save_png
-from sigctl.core.operations import MODE_ANIMATE, Request, check_request
+from sigctl.core.operations import MODE_ANIMATE, Request
+from sigctl.core.requests import plan_request
 from sigctl.core.requests import check_seed
 from sigctl.core.paths import remove_temporaries, resolve_inside
 from sigctl.errors import RequestError, SettingsError, SigctlError
@@ -142,7 +143,7 @@ async def check_plan(items: list[Item], backend) -> dict:
             if key in checked:  # the same request but its seed: seen already
                 check_seed(item.seed, 1)
             else:
-                check_request(model.layout, request_for(item.parameters(), inputs), model.limits, model.super_resolution_factor)
+                plan_request(model.layout, model.limits, request_for(item.parameters(), inputs), model.super_resolution_factor)
                 checked.add(key)
         except RequestError as error:
             reason, count = refused.get(item.task, (f"item {item.id}: {error}", 0))
@@ -224,7 +225,7 @@ async def replay(line: dict, backend, out: Path, output: Path | None = None) -> 
         request = request_for(parameters)
         model, _ = models[line["model"]]
         limits = await backend.limits(*models[line["model"]])
-        check_request(limits.layout, request, limits.limits, limits.super_resolution_factor)
+        plan_request(limits.layout, limits.limits, request, limits.super_resolution_factor)
         images, _ = await backend.run(model, request)
     finally:
         await backend.close()

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from sigctl.cli.common import command, console
+from sigctl.cli.common import command, console, error_console
 from sigctl.serving.server import ServerError, ServerSettings, TritonServer
 
 
@@ -26,13 +26,19 @@ def serve_command(
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
     with TritonServer(settings) as server:
+        report = server.model_report()
+        if not report:
+            raise ServerError(f"no models in {repo}; add one with: sigctl export runs/NAME --repo {repo}")
+        if any(status.ready for status in report.values()):
+            console.print(f"tritonserver ready: gRPC {host}:{grpc_port}, HTTP {host}:{http_port}, metrics {host}:{metrics_port}")
+        for model, status in sorted(report.items()):
+            if status.ready:
+                console.print(f"  model {model}: READY")
+            else:
+                error_console.print(f"  model {model}: {status.state}: {status.reason}", highlight=False, soft_wrap=True)
+        if not any(status.ready for status in report.values()):
+            raise ServerError(f"no model in {repo} could be loaded (reasons above); fix or re-export it")
         server.start_watchdog()
-        states = server.model_states()
-        console.print(f"tritonserver ready: gRPC {host}:{grpc_port}, HTTP {host}:{http_port}, metrics {host}:{metrics_port}")
-        for model, state in sorted(states.items()):
-            console.print(f"  model {model}: {state}")
-        if not states:
-            console.print(f"  no models in {repo}; add one with: sigctl export runs/NAME --repo {repo}")
         console.print("Ctrl-C or SIGTERM stops the server.")
         try:
             while not stopping:

@@ -28,7 +28,8 @@ class ServerRequestError(SigctlError):
 
 
 class RequestRejected(ServerRequestError):
-    """The server refused the request as invalid (INVALID_ARGUMENT): fix the request, do not retry."""
+    """The server refused the request as invalid or over its limits (INVALID_ARGUMENT, or gRPC's
+    RESOURCE_EXHAUSTED for a message over its size limit): fix the request, do not retry."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class ModelInfo:
     size_rounding: str
     noise_amplitudes: list[float]
     training_size: tuple[int, int]
-    limits: dict[str, int]
+    limits: dict[str, float]
     modes: list[str]
     recipe: str
     super_resolution_factor: float | None
@@ -68,12 +69,15 @@ class ModelInfo:
             raise ServerRequestError(f"model {config.get('name')} is not a sigctl model (config parameter {missing} missing)") from None
 
 
-def _wrap(error: InferenceServerException, what: str, url: str) -> ServerRequestError:
+def _wrap(error: InferenceServerException, what: str, url: str, timeout_s: float | None = None) -> ServerRequestError:
     status = str(error.status() or "")
     if status.endswith("UNAVAILABLE"):
         return ServerRequestError(f"cannot reach a Triton server at {url} ({error.message()}); is 'sigctl serve' running there?", status)
+    if status.endswith("DEADLINE_EXCEEDED"):
+        # The server stops working on it too (it checks for cancellation between chunks and scales).
+        return ServerRequestError(f"no answer from {url} within {timeout_s or 0:g} s; ask for less, or allow more time", status)
     message = f"{what}: {error.message()}"
-    if status.endswith("INVALID_ARGUMENT"):
+    if status.endswith(("INVALID_ARGUMENT", "RESOURCE_EXHAUSTED")):
         return RequestRejected(message, status)
     return ServerRequestError(message, status)
 
@@ -144,7 +148,7 @@ class SigClient:
         try:
             result = self._client.infer(self.model, _infer_inputs(grpcclient, tensors), client_timeout=self.timeout_s)
         except InferenceServerException as error:
-            raise _wrap(error, f"model {self.model!r} at {self.url} refused the request", self.url) from None
+            raise _wrap(error, f"model {self.model!r} at {self.url} refused the request", self.url, self.timeout_s) from None
         return result.as_numpy(contract.IMAGES)
 
     def run(self, request: Request) -> np.ndarray:
@@ -223,7 +227,7 @@ class AsyncSigClient:
         try:
             result = await self._client.infer(model, _infer_inputs(aioclient, tensors), client_timeout=self.timeout_s)
         except InferenceServerException as error:
-            raise _wrap(error, f"model {model!r} at {self.url} refused the request", self.url) from None
+            raise _wrap(error, f"model {model!r} at {self.url} refused the request", self.url, self.timeout_s) from None
         return result.as_numpy(contract.IMAGES)
 
     async def run(self, request: Request) -> np.ndarray:

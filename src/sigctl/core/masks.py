@@ -25,12 +25,21 @@ def soft_mask(mask: np.ndarray, height: int, width: int, dilation: int, blur: in
 
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Grow a non-negative mask by ``radius`` px along each axis (a (2r+1)-wide running max, zeros
+    outside), in O(log r) passes: a window of width w and one of width s <= w, s px further on,
+    together cover width w + s."""
+    if radius <= 0:
+        return mask
+    width = 2 * radius + 1
     for axis in (0, 1):
-        grown = mask.copy()
-        for shift in range(1, radius + 1):
-            grown = np.maximum(grown, _shifted(mask, shift, axis))
-            grown = np.maximum(grown, _shifted(mask, -shift, axis))
-        mask = grown
+        padding = [(0, 0), (0, 0)]
+        padding[axis] = (radius, radius)
+        grown, covered = np.pad(mask, padding), 1
+        while covered < width:
+            step = min(covered, width - covered)
+            grown = np.maximum(grown, _shifted(grown, -step, axis))
+            covered += step
+        mask = grown[(slice(None), slice(0, mask.shape[1])) if axis else (slice(0, mask.shape[0]), slice(None))]
     return mask
 
 
@@ -48,17 +57,20 @@ def _shifted(array: np.ndarray, shift: int, axis: int) -> np.ndarray:
 
 
 def _gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Separable Gaussian blur with zeros outside, summed in float64 one tap at a time: memory stays
+    at a few copies of the image whatever its size (a band matrix would be side x side)."""
     radius = max(1, int(round(3 * sigma)))
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     taps /= taps.sum()
-
-    def band(length: int) -> np.ndarray:
-        matrix = np.zeros((length, length))
-        for offset, tap in zip(range(-radius, radius + 1), taps):
-            matrix += tap * np.eye(length, k=offset)
-        return matrix
-
-    return (band(image.shape[0]) @ image @ band(image.shape[1]).T).astype(np.float32)
+    blurred = image.astype(np.float64)
+    for axis in (0, 1):
+        source = np.pad(blurred, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)])
+        length = blurred.shape[axis]
+        total = np.zeros_like(blurred)
+        for offset, tap in enumerate(taps):
+            total += tap * (source[offset : offset + length] if axis == 0 else source[:, offset : offset + length])
+        blurred = total
+    return blurred.astype(np.float32)
 
 
 def palette(reference: np.ndarray, colours: int, iterations: int = 20) -> np.ndarray:
@@ -69,7 +81,7 @@ def palette(reference: np.ndarray, colours: int, iterations: int = 20) -> np.nda
     order = np.argsort(brightness, kind="stable")
     centres = pixels[order[np.linspace(0, len(order) - 1, colours).round().astype(int)]]
     for _ in range(iterations):
-        nearest = np.argmin(((pixels[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
+        nearest = _nearest(pixels, centres)
         for k in range(colours):
             members = pixels[nearest == k]
             if len(members):
@@ -79,6 +91,15 @@ def palette(reference: np.ndarray, colours: int, iterations: int = 20) -> np.nda
 
 def quantize(rgb: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Replace every pixel of an HxWx3 uint8 image by its nearest palette colour."""
-    pixels = rgb.reshape(-1, 3).astype(np.float64)
-    nearest = np.argmin(((pixels[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
+    nearest = _nearest(rgb.reshape(-1, 3).astype(np.float64), centres)
     return np.round(centres[nearest]).astype(np.uint8).reshape(rgb.shape)
+
+
+def _nearest(pixels: np.ndarray, centres: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """Index of the nearest centre per pixel, a chunk of pixels at a time (pixels x centres x 3
+    floats at once would be gigabytes for a large image)."""
+    nearest = np.empty(len(pixels), np.int64)
+    for first in range(0, len(pixels), chunk):
+        part = pixels[first : first + chunk]
+        nearest[first : first + chunk] = np.argmin(((part[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
+    return nearest

@@ -8,7 +8,7 @@ rounding. numpy only: the serving runtime imports this module.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,20 +16,23 @@ import numpy as np
 
 from sigctl.core.noise import scale_noise
 from sigctl.core.pixels import to_uint8
-from sigctl.core.requests import RequestLimits, check_seed, resolve_sample_request
-from sigctl.core.scales import PyramidLayout, request_sizes
-from sigctl.errors import RequestError
+from sigctl.core.requests import (  # noqa: F401  (the mode names are part of this module's interface)
+    MODE_ANIMATE,
+    MODE_EDIT,
+    MODE_HARMONIZE,
+    MODE_PAINT,
+    MODE_RECONSTRUCT,
+    MODE_SAMPLE,
+    MODE_SUPER_RESOLVE,
+    MODES,
+    RequestLimits,
+    RequestPlan,
+    plan_request,
+)
+from sigctl.core.scales import request_sizes
+from sigctl.errors import RequestCancelled, RequestError
 
-MODE_SAMPLE = "sample"
-MODE_RECONSTRUCT = "reconstruct"
-MODE_PAINT = "paint"
-MODE_EDIT = "edit"
-MODE_HARMONIZE = "harmonize"
-MODE_SUPER_RESOLVE = "super_resolve"
-MODE_ANIMATE = "animate"
-MODES = (MODE_SAMPLE, MODE_RECONSTRUCT, MODE_PAINT, MODE_EDIT, MODE_HARMONIZE, MODE_SUPER_RESOLVE, MODE_ANIMATE)
-
-BATCH = 8  # samples run through the pyramid together; bounds memory at large sizes
+Cancelled = Callable[[], bool]  # True once nobody waits for the answer any more (client gone, deadline passed)
 
 
 class Executor(Protocol):
@@ -75,91 +78,94 @@ class Request:
     anchor: float = 0.1  # animate: pull towards the reconstruction noise per frame
 
 
-def execute(executor: Executor, request: Request, limits: RequestLimits = RequestLimits()) -> np.ndarray:
-    """Answer ``request`` with NxHxWx3 uint8 images (frames, for animate)."""
-    _check_mode_and_seed(request)
-    if request.mode == MODE_RECONSTRUCT:
-        return to_uint8(executor.reconstruction(executor.layout.num_scales - 1))
-    if request.mode == MODE_SAMPLE:
-        return sample(executor, request, limits)
-    # Imported here: each manipulation module is small and only needed for its mode.
-    if request.mode in (MODE_PAINT, MODE_EDIT, MODE_HARMONIZE):
-        from sigctl.core import injection
+def execute(executor: Executor, request: Request, limits: RequestLimits = RequestLimits(), cancelled: Cancelled | None = None) -> np.ndarray:
+    """Answer ``request`` with NxHxWx3 uint8 images (frames, for animate).
 
-        return injection.inject(executor, request, limits)
-    if request.mode == MODE_SUPER_RESOLVE:
-        from sigctl.core import super_resolution
+    The whole request is checked against ``limits`` before any work. Work runs in chunks of images
+    and one scale at a time; ``cancelled`` is asked before each, so a request nobody waits for stops.
+    """
+    plan = plan_request(executor.layout, limits, request, executor.super_resolution_factor)
+    cancelled = cancelled or _never
+    try:
+        if request.mode == MODE_RECONSTRUCT:
+            return to_uint8(executor.reconstruction(executor.layout.num_scales - 1))
+        if request.mode == MODE_SAMPLE:
+            return sample(executor, request, plan, cancelled)
+        # Imported here: each manipulation module is small and only needed for its mode.
+        if request.mode in (MODE_PAINT, MODE_EDIT, MODE_HARMONIZE):
+            from sigctl.core import injection
 
-        return super_resolution.super_resolve(executor, request, limits)
-    from sigctl.core import animation
+            return injection.inject(executor, request, plan, cancelled)
+        if request.mode == MODE_SUPER_RESOLVE:
+            from sigctl.core import super_resolution
 
-    return animation.animate(executor, request, limits)
+            return super_resolution.super_resolve(executor, request, plan, cancelled)
+        from sigctl.core import animation
+
+        return animation.animate(executor, request, plan, cancelled)
+    except MemoryError:
+        raise RequestError(
+            f"not enough memory to answer this request ({plan.count} x {plan.height}x{plan.width}, "
+            f"{plan.chunk} at a time); ask for fewer or smaller images"
+        ) from None
 
 
-def sample(executor: Executor, request: Request, limits: RequestLimits) -> np.ndarray:
-    """Random samples as NxHxWx3 uint8."""
-    return to_uint8(sample_float(executor, request, limits))
+def sample(executor: Executor, request: Request, plan: RequestPlan, cancelled: Cancelled | None = None) -> np.ndarray:
+    """Random samples as NxHxWx3 uint8, converted chunk by chunk (peak memory does not grow with N)."""
+    images = np.empty((plan.count, plan.height, plan.width, 3), np.uint8)
+    for first, chunk in _sample_chunks(executor, request, plan, cancelled or _never):
+        images[first : first + len(chunk)] = to_uint8(chunk)
+    return images
 
 
 def sample_float(executor: Executor, request: Request, limits: RequestLimits = RequestLimits()) -> np.ndarray:
-    """Random samples as Nx3xHxW float32 in [-1, 1]; scales below the start scale follow the
-    reconstruction, stretched to the requested size."""
-    start_scale, height, width = _sample_geometry(executor.layout, request, limits)
-    sizes = request_sizes(executor.layout, height, width)
-    if start_scale == 0:
+    """Random samples as Nx3xHxW float32 in [-1, 1] (for parity checks); scales below the start scale
+    follow the reconstruction, stretched to the requested size."""
+    plan = plan_request(executor.layout, limits, request, executor.super_resolution_factor)
+    return np.concatenate([chunk for _, chunk in _sample_chunks(executor, request, plan, _never)])
+
+
+def _sample_chunks(executor: Executor, request: Request, plan: RequestPlan, cancelled: Cancelled) -> Iterator[tuple[int, np.ndarray]]:
+    sizes = request_sizes(executor.layout, plan.height, plan.width)
+    if plan.start_scale == 0:
         entering = np.zeros((1, 3, *sizes[0]), np.float32)
     else:
-        entering = executor.reconstruction(start_scale - 1)
-    return run_seeded(executor, start_scale, entering, sizes, request.seed, request.num_samples)
+        entering = executor.reconstruction(plan.start_scale - 1)
+    return seeded_chunks(executor, plan.start_scale, entering, sizes, request.seed, plan.count, plan.chunk, cancelled)
 
 
-def run_seeded(executor: Executor, start_scale: int, entering: np.ndarray, sizes: list[tuple[int, int]], seed: int, count: int) -> np.ndarray:
-    """Run ``count`` samples (seeds seed..seed+count-1) from ``start_scale``; Nx3xHxW float32 out.
+def seeded_chunks(
+    executor: Executor, start_scale: int, entering: np.ndarray, sizes: list[tuple[int, int]], seed: int, count: int, chunk: int,
+    cancelled: Cancelled,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(index of the first, Nx3xHxW float32) per chunk of ``count`` samples, seeds seed..seed+count-1.
 
-    ``entering`` (1x3xhxw) is shared by all samples; sample i's noise depends only on seed + i.
+    ``entering`` (1x3xhxw) is shared by all samples; sample i's noise depends only on seed + i, so the
+    chunk size never changes the pixels.
     """
-    outputs = []
-    for first in range(0, count, BATCH):
-        seeds = range(seed + first, seed + min(first + BATCH, count))
-        noises = [
-            np.stack([scale_noise(s, scale, *sizes[scale], single_channel=scale == 0) for s in seeds])
-            for scale in range(start_scale, executor.layout.num_scales)
-        ]
-        batch_entering = np.repeat(entering, len(seeds), axis=0)
-        outputs.append(executor.run_scales(start_scale, batch_entering, noises))
-    return np.concatenate(outputs)
+    for first in range(0, count, chunk):
+        seeds = range(seed + first, seed + min(first + chunk, count))
+
+        def noise(scale: int, seeds: range = seeds) -> np.ndarray:
+            return np.stack([scale_noise(s, scale, *sizes[scale], single_channel=scale == 0) for s in seeds])
+
+        yield first, run_stages(executor, start_scale, np.repeat(entering, len(seeds), axis=0), noise, cancelled)
 
 
-def check_request(layout: PyramidLayout, request: Request, limits: RequestLimits = RequestLimits(),
-                  super_resolution_factor: float | None = None) -> None:
-    """Refuse ``request`` as ``execute`` would on a pyramid of ``layout``, without running anything.
-
-    The same checks, in the same functions (seeds, count, size, start scale, what the mode needs);
-    batch jobs run it for every planned item before their first request.
-    """
-    _check_mode_and_seed(request)
-    if request.mode == MODE_SAMPLE:
-        _sample_geometry(layout, request, limits)
-    elif request.mode in (MODE_PAINT, MODE_EDIT, MODE_HARMONIZE):
-        from sigctl.core import injection
-
-        injection.checked_request(layout, request, limits)
-    elif request.mode == MODE_SUPER_RESOLVE:
-        from sigctl.core import super_resolution
-
-        super_resolution.checked_request(super_resolution_factor, request, limits)
-    elif request.mode == MODE_ANIMATE:
-        from sigctl.core import animation
-
-        animation.checked_request(layout, request, limits)
+def run_stages(executor: Executor, start_scale: int, entering: np.ndarray, noise: Callable[[int], np.ndarray], cancelled: Cancelled) -> np.ndarray:
+    """Run scales start_scale.. one at a time (``noise(scale)``: that scale's unit noise, made when
+    needed), stopping between scales when the request was cancelled."""
+    image = entering
+    for scale in range(start_scale, executor.layout.num_scales):
+        stop_if_cancelled(cancelled)
+        image = executor.run_scales(scale, image, [noise(scale)])
+    return image
 
 
-def _check_mode_and_seed(request: Request) -> None:
-    if request.mode not in MODES:
-        raise RequestError(f"MODE {request.mode!r} is not supported; use one of {', '.join(MODES)}")
-    check_seed(request.seed, request.num_samples)
+def stop_if_cancelled(cancelled: Cancelled) -> None:
+    if cancelled():
+        raise RequestCancelled("the request was cancelled (the client went away or its deadline passed); work stopped")
 
 
-def _sample_geometry(layout: PyramidLayout, request: Request, limits: RequestLimits) -> tuple[int, int, int]:
-    start_scale = request.start_scale or 0
-    return (start_scale, *resolve_sample_request(layout, limits, request.num_samples, request.height, request.width, start_scale))
+def _never() -> bool:
+    return False

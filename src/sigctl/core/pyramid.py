@@ -123,7 +123,13 @@ class TorchExecutor:
         like = self.pyramid.reconstruction_noise
         image = torch.from_numpy(np.ascontiguousarray(entering)).to(like.device, like.dtype)
         noise_tensors = [torch.from_numpy(np.ascontiguousarray(noise)).to(like.device, like.dtype) for noise in noises]
-        return self.pyramid.run(image, noise_tensors, start_scale).cpu().numpy()
+        try:
+            return self.pyramid.run(image, noise_tensors, start_scale).cpu().numpy()
+        except RuntimeError as error:
+            # PyTorch reports a failed allocation (CPU or CUDA) as a RuntimeError; it is a resource problem.
+            if "can't allocate memory" in str(error) or "out of memory" in str(error):
+                raise MemoryError(str(error).splitlines()[0]) from None
+            raise
 
     def reconstruction(self, scale: int) -> np.ndarray:
         if scale not in self._reconstructions:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sigctl.core.operations import MODE_SAMPLE, Request, execute
+from sigctl.core.operations import MODE_SAMPLE, Cancelled, Request, execute
 from sigctl.core.requests import RequestLimits
 from sigctl.core.scales import PyramidLayout
 from sigctl.errors import ArtifactError
@@ -43,6 +43,10 @@ class OnnxEngine:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # onnxruntime's arena keeps the peak of every request for good: measured on a 4 x 2048x2048
+        # request, peak 2.1 GB and 1.9 GB held after with it, 1.0 GB and 0.3 GB without, same speed
+        # (and 3 % slower at 128 px).
+        options.enable_cpu_mem_arena = False
         # Spinning worker threads burn the cores between the many small per-scale calls and fight the
         # noise generation for them: off, a 128 px sample took 58 ms instead of 256 ms on 2 cores.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -53,7 +57,13 @@ class OnnxEngine:
         self.providers = self.sessions[0].get_providers()
 
     def run(self, scale: int, previous: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        return self.sessions[scale].run(None, {"previous": previous, "noise": noise})[0]
+        try:
+            return self.sessions[scale].run(None, {"previous": previous, "noise": noise})[0]
+        except Exception as error:
+            # onnxruntime reports a failed allocation as a generic failure; it is a resource problem.
+            if "Failed to allocate memory" in str(error) or "bad_alloc" in str(error):
+                raise MemoryError(str(error).splitlines()[0]) from None
+            raise
 
 
 class TorchScriptEngine:
@@ -85,7 +95,11 @@ ENGINES = {"onnx": OnnxEngine, "torchscript": TorchScriptEngine}
 class PyramidRuntime:
     """An exported pyramid, ready to answer requests."""
 
-    def __init__(self, folder: str | Path, engine: str | None = None, use_gpu: bool = False, device_id: int = 0, threads: int = 0):
+    def __init__(
+        self, folder: str | Path, engine: str | None = None, use_gpu: bool = False, device_id: int = 0, threads: int = 0,
+        limits: RequestLimits | None = None,
+    ):
+        """``limits`` default to the ones stored at export; the served model passes those of its config."""
         folder = Path(folder)
         try:
             self.metadata = json.loads((folder / METADATA).read_text())
@@ -100,7 +114,7 @@ class PyramidRuntime:
             scale_factor=self.metadata["scale_factor"],
             size_rounding=self.metadata.get("size_rounding", "round"),  # versions exported before the reference plan
         )
-        self.limits = RequestLimits(**self.metadata["limits"])
+        self.limits = limits or RequestLimits(**self.metadata["limits"])
         self.super_resolution_factor = self.metadata.get("super_resolution_factor")
         formats = self.metadata["formats"]
         chosen = engine or ("onnx" if "onnx" in formats else formats[0])
@@ -109,9 +123,9 @@ class PyramidRuntime:
         self.engine = ENGINES[chosen](folder, self.layout.num_scales, use_gpu, device_id, threads)
         log.info("loaded %s (%d scales) with %s on %s", folder, self.layout.num_scales, chosen, self.engine.providers)
 
-    def handle(self, request: Request) -> np.ndarray:
-        """Answer a request with NxHxWx3 uint8 images (frames, for animate)."""
-        return execute(self, request, self.limits)
+    def handle(self, request: Request, cancelled: Cancelled | None = None) -> np.ndarray:
+        """Answer a request with NxHxWx3 uint8 images (frames, for animate); see ``execute``."""
+        return execute(self, request, self.limits, cancelled)
 
     def sample(self, num_samples: int, seed: int, height: int | None = None, width: int | None = None, start_scale: int = 0) -> np.ndarray:
         """Random samples as NxHxWx3 uint8: what ``sigctl.core.pyramid.sample_images`` gives, within float rounding."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -25,6 +26,7 @@ from sigctl.errors import SigctlError
 log = logging.getLogger(__name__)
 
 STUB_NAME = "triton_python_backend_stub"
+UNLOAD_GRACE_S = 5.0  # a dead-stub model version unloads in ~1 s, or never
 
 
 class ServerError(SigctlError):
@@ -78,6 +80,18 @@ def locate_triton() -> TritonInstall:
     return install
 
 
+@dataclass(frozen=True)
+class ModelStatus:
+    """A model in the repository as Triton sees it: READY, UNAVAILABLE, ... and why, when it failed."""
+
+    state: str
+    reason: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "READY"
+
+
 class TritonServer:
     """A running tritonserver process; use as a context manager or call start()/stop()."""
 
@@ -90,6 +104,8 @@ class TritonServer:
         self._watchdog: threading.Thread | None = None
         self._stop_watchdog = threading.Event()
         self.reloads: list[str] = []
+        # Model versions whose unload never finishes (see heal); shutdown does not wait for them.
+        self.stuck_unloads = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> "TritonServer":
@@ -136,22 +152,33 @@ class TritonServer:
             self.process = subprocess.Popen(
                 command, stdout=self._log_file, stderr=subprocess.STDOUT, env=environment, start_new_session=True, preexec_fn=_terminate_with_parent
             )
-            self._wait_until_ready()
+            self._wait_until_live()
         except BaseException:
             self.stop()
             raise
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        """SIGTERM (Triton unloads models and ends its stubs), SIGKILL the group if it hangs, clean up."""
+        """SIGTERM (Triton unloads models and ends its stubs), SIGKILL the group if it hangs, clean up.
+
+        A model version whose unload is stuck (see ``heal``) would hold Triton's shutdown for its
+        whole exit timeout (30 s); once Triton reports that only such versions are left, the
+        server is killed instead of waited for: there is nothing left to finish.
+        """
         self._stop_watchdog.set()
         if self._watchdog is not None:
             self._watchdog.join(timeout=5)
         if self.process is not None and self.process.poll() is None:
+            log_offset = self._log_size()
             self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                log.warning("tritonserver did not stop within %.0f s; killing it", timeout_s)
+            deadline = time.monotonic() + timeout_s
+            while self.process.poll() is None and time.monotonic() < deadline:
+                if self.stuck_unloads and self._only_stuck_models_left(log_offset):
+                    log.info("only %d stuck model version(s) left; ending tritonserver", self.stuck_unloads)
+                    break
+                time.sleep(0.1)
+            if self.process.poll() is None:
+                if time.monotonic() >= deadline:
+                    log.warning("tritonserver did not stop within %.0f s; killing it", timeout_s)
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         if self.process is not None:
@@ -163,6 +190,23 @@ class TritonServer:
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+
+    def _log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except (OSError, AttributeError):
+            return 0
+
+    def _only_stuck_models_left(self, offset: int) -> bool:
+        """After SIGTERM Triton logs "Found N live models ..." each second while it unloads."""
+        try:
+            with open(self.log_path, "rb") as log_file:
+                log_file.seek(offset)
+                text = log_file.read().decode(errors="replace")
+        except OSError:
+            return False
+        counts = re.findall(r"Found (\d+) live models", text)
+        return bool(counts) and int(counts[-1]) <= self.stuck_unloads
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -176,24 +220,46 @@ class TritonServer:
 
         return grpcclient.InferenceServerClient(self.settings.grpc_url)
 
-    def _wait_until_ready(self) -> None:
+    def _wait_until_live(self) -> None:
+        """Triton opens its endpoints only after the startup loads, so once it is live every model
+        has its final state. (Not "ready": with --strict-readiness one failed model keeps the
+        server unready, and waiting for that showed nothing for the whole startup timeout.)"""
         deadline = time.monotonic() + self.settings.startup_timeout_s
         client = self.client()
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ServerError(f"tritonserver exited with code {self.process.returncode}:\n{self.log_tail()}")
             try:
-                if client.is_server_live() and client.is_server_ready():
+                if client.is_server_live():
                     return
             except Exception:  # noqa: BLE001 - not listening yet
                 pass
             time.sleep(0.2)
-        raise ServerError(f"tritonserver was not ready within {self.settings.startup_timeout_s:.0f} s:\n{self.log_tail()}")
+        raise ServerError(f"tritonserver was not live within {self.settings.startup_timeout_s:.0f} s:\n{self.log_tail()}")
 
     def model_states(self) -> dict[str, str]:
         """Model name -> state (READY, UNAVAILABLE, ...) from the repository index."""
+        return {name: status.state for name, status in self.model_report().items()}
+
+    def model_report(self) -> dict[str, ModelStatus]:
+        """Model name -> state and, for a model that failed to load, Triton's reason.
+
+        The repository index gives both for a model whose load failed; a model whose config.pbtxt
+        Triton could not read has no state there at all, and its reason is only in the server log.
+        """
         index = self.client().get_model_repository_index(as_json=True)
-        return {model["name"]: model.get("state", "") for model in index.get("models", [])}
+        report = {}
+        for model in index.get("models", []):
+            name, state, reason = model["name"], model.get("state", ""), model.get("reason", "")
+            if not state:
+                state, reason = "UNAVAILABLE", self._logged_reason(name) or "Triton did not load it (no state); see its log"
+            report[name] = ModelStatus(state, _first_lines(reason))
+        return report
+
+    def _logged_reason(self, model: str) -> str:
+        pattern = re.compile(rf"Poll failed for model directory '{re.escape(model)}': (.*?)\"?$")
+        found = [match.group(1) for line in self.log_tail(lines=2000).splitlines() if (match := pattern.search(line))]
+        return found[-1] if found else ""
 
     def stub_processes(self) -> dict[str, int]:
         """Model name -> number of live python-backend stub processes under this server."""
@@ -213,7 +279,13 @@ class TritonServer:
         return sum(int(group.get("count", 1)) for group in config.get("instance_group", [])) or 1
 
     def heal(self) -> list[str]:
-        """Reload every READY model that has lost a stub process; returns the models reloaded."""
+        """Reload every READY model that has lost a stub process; returns the models reloaded.
+
+        If a request reached the model while its stub was dead ("Stub process ... is not
+        healthy"), Triton 2.51 never finishes unloading that version: it stays UNLOADING for good
+        and holds the server's shutdown for its whole exit timeout. The reload still works; the
+        stuck version is counted so that ``stop`` does not wait for it.
+        """
         healed = []
         stubs = self.stub_processes()
         for model, state in self.model_states().items():
@@ -222,6 +294,9 @@ class TritonServer:
                 client = self.client()
                 client.unload_model(model)
                 _wait_for(lambda name=model: self.model_states().get(name) != "READY", 30)
+                if not _wait_for(lambda name=model: self.model_states().get(name) == "UNAVAILABLE", UNLOAD_GRACE_S):
+                    self.stuck_unloads += 1
+                    log.warning("the old version of %s does not finish unloading (a request reached its dead process)", model)
                 client.load_model(model)
                 healed.append(model)
         self.reloads.extend(healed)
@@ -285,9 +360,17 @@ def _stub_pids_with_prefix(prefix: str) -> list[int]:
     return found
 
 
-def _wait_for(condition, timeout_s: float) -> None:
+def _wait_for(condition, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if condition():
-            return
+            return True
         time.sleep(0.1)
+    return False
+
+
+def _first_lines(reason: str, lines: int = 3) -> str:
+    """Triton's reasons can end in a Python traceback ("... \\n\\nAt:\\n  file(line): function"): the
+    message before it says what failed."""
+    message = reason.split("\nAt:\n")[0].strip()
+    return "\n".join(line for line in message.splitlines()[:lines] if line.strip())

@@ -14,7 +14,7 @@ from sigctl import artifact
 from sigctl.artifact import files
 from sigctl.artifact.manifest import ImageInfo, Manifest
 from sigctl.config import TrainSettings, settings_from_dict
-from sigctl.core.images import load_rgb, save_png
+from sigctl.core.images import MAX_TRAINING_PIXELS, load_rgb, load_rgb_shrunk, save_png
 from sigctl.core.paths import remove_temporaries
 from sigctl.core.pixels import resize, to_network, to_uint8
 from sigctl.core.pyramid import Pyramid
@@ -51,9 +51,13 @@ def resolve_device(requested: str) -> torch.device:
 
 
 def prepare_reference(image_path: Path, settings: TrainSettings) -> tuple[np.ndarray, ImageInfo]:
-    """Read the training image, fit it to the maximum size, and check the pyramid fits it."""
-    rgb = load_rgb(image_path)
-    source_height, source_width = rgb.shape[:2]
+    """Read the training image, fit it to the maximum size, and check the pyramid fits it.
+
+    The file's size is checked from its header, and a large image is shrunk while decoding to a
+    few times ``max_size`` (the only size training needs), so memory stays bounded; sizes are
+    planned from the file's own size.
+    """
+    rgb, (source_height, source_width) = load_rgb_shrunk(image_path, shrink_to=settings.pyramid.max_size)
     height, width = settings.fit_size(source_height, source_width)
     reference = to_uint8(resize(to_network(rgb), height, width))
     settings.plan_pyramid(source_height, source_width)
@@ -97,7 +101,7 @@ def resume(run_dir: Path, observer: TrainingObserver | None = None) -> Manifest:
     if not isinstance(settings_values, dict):
         raise RunStateError(f"cannot resume {run_dir}: {run_dir / files.SETTINGS} does not hold settings")
     settings = settings_from_dict(settings_values, source=str(run_dir / files.SETTINGS))
-    reference = load_rgb(run_dir / files.REFERENCE)
+    reference = load_rgb(run_dir / files.REFERENCE, max_pixels=MAX_TRAINING_PIXELS)
     for folder in (run_dir, run_dir / files.CHECKPOINTS):  # half-written files of the killed session, ours by name
         remove_temporaries(folder)
     return _run(run_dir, settings, image_info, reference, load_checkpoint(run_dir), observer or TrainingObserver())
