@@ -13,7 +13,7 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from sigctl import artifact
-from sigctl.client import RequestRejected, SigClient
+from sigctl.client import RequestRejected, ServerRequestError, SigClient
 from sigctl.core.pyramid import sample_images
 from sigctl.core.operations import Request
 from sigctl.serving import contract
@@ -154,6 +154,34 @@ def test_a_killed_backend_process_is_recovered(tiny_run, tmp_path):
             assert np.array_equal(client.sample(1, 3, 24, 24), before)
     finally:
         server.stop()
+    _assert_nothing_left(server)
+
+
+@pytest.mark.slow
+def test_shutdown_is_prompt_after_a_request_reached_a_dead_backend_process(tiny_run, tmp_path):
+    """Triton 2.51 never finishes unloading a model version that got a request while its stub was
+    dead, and its shutdown then waited its whole 30 s exit timeout; stop() must not."""
+    from sigctl.export.exporter import export_artifact
+
+    export_artifact(tiny_run, tmp_path, name="balloons", formats=("onnx",))
+    grpc_port, http_port, metrics_port = free_ports(3)
+    server = TritonServer(ServerSettings(tmp_path, grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port))
+    server.start()
+    try:
+        (stub,) = _stub_pids(server)
+        os.kill(stub, signal.SIGKILL)
+        time.sleep(0.5)
+        with SigClient(server.settings.grpc_url, "balloons") as client:
+            with pytest.raises(ServerRequestError, match="not healthy"):
+                client.sample(1, 3, 24, 24)
+            assert server.heal() == ["balloons"] and server.stuck_unloads == 1
+            _wait_ready(client)
+            assert client.sample(1, 3, 24, 24).shape == (1, 24, 24, 3)
+    finally:
+        started = time.monotonic()
+        server.stop()
+        stopped_in = time.monotonic() - started
+    assert stopped_in < 10, f"stop took {stopped_in:.1f} s"
     _assert_nothing_left(server)
 
 

@@ -23,6 +23,8 @@ def serve_command(
 ) -> None:
     """Serve every model in the repository; reload a model whose backend process dies."""
     settings = ServerSettings(repository=repo, host=host, grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port)
+    if repo.is_dir() and not any(p.is_dir() and not p.name.startswith(".") for p in repo.iterdir()):
+        raise ServerError(f"no models in {repo}; add one with: sigctl export runs/NAME --repo {repo}")
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
     with TritonServer(settings) as server:

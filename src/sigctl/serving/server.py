@@ -106,6 +106,8 @@ class TritonServer:
         self.reloads: list[str] = []
         # Model versions whose unload never finishes (see heal); shutdown does not wait for them.
         self.stuck_unloads = 0
+        # Models not handed to Triton because it would hang on them, and why (see _models_to_load).
+        self.not_loaded: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> "TritonServer":
@@ -133,7 +135,7 @@ class TritonServer:
             f"--model-repository={repository}",
             f"--backend-directory={self.workdir / 'backends'}",
             "--model-control-mode=explicit",
-            "--load-model=*",
+            *self._models_to_load(repository),
             f"--grpc-address={s.host}", f"--grpc-port={s.grpc_port}",
             f"--http-address={s.host}", f"--http-port={s.http_port}",
             f"--metrics-address={s.host}", f"--metrics-port={s.metrics_port}",
@@ -156,6 +158,27 @@ class TritonServer:
         except BaseException:
             self.stop()
             raise
+
+    def _models_to_load(self, repository: Path) -> list[str]:
+        """--load-model arguments: every model, except those Triton 2.51 would hang on at startup.
+
+        A python-backend version without model.py makes the stub exit during its pre-initialisation
+        and Triton wait for it for good (no endpoint ever opens); such models are left out and
+        reported instead. Other failures (a bad config, a graph or model.py that does not load)
+        Triton reports itself.
+        """
+        for model in sorted(p for p in repository.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            config = model / "config.pbtxt"
+            python_backend = config.is_file() and re.search(r'backend\s*:\s*"python"', config.read_text(errors="replace"))
+            missing = sorted(v.name for v in model.iterdir() if v.is_dir() and v.name.isdigit() and not (v / "model.py").is_file())
+            if python_backend and missing:
+                self.not_loaded[model.name] = (
+                    f"version {', '.join(missing)} has no model.py (Triton's python backend would wait for it forever); export the model again"
+                )
+        if not self.not_loaded:
+            return ["--load-model=*"]
+        return [f"--load-model={p.name}" for p in sorted(repository.iterdir())
+                if p.is_dir() and not p.name.startswith(".") and p.name not in self.not_loaded]
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """SIGTERM (Triton unloads models and ends its stubs), SIGKILL the group if it hangs, clean up.
@@ -254,6 +277,7 @@ class TritonServer:
             if not state:
                 state, reason = "UNAVAILABLE", self._logged_reason(name) or "Triton did not load it (no state); see its log"
             report[name] = ModelStatus(state, _first_lines(reason))
+        report.update({name: ModelStatus("UNAVAILABLE", reason) for name, reason in self.not_loaded.items()})
         return report
 
     def _logged_reason(self, model: str) -> str:
