@@ -25,29 +25,43 @@ def serve_command(
     settings = ServerSettings(repository=repo, host=host, grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port)
     if repo.is_dir() and not any(p.is_dir() and not p.name.startswith(".") for p in repo.iterdir()):
         raise ServerError(f"no models in {repo}; add one with: sigctl export runs/NAME --repo {repo}")
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
-    with TritonServer(settings) as server:
-        report = server.model_report()
-        if not report:
-            raise ServerError(f"no models in {repo}; add one with: sigctl export runs/NAME --repo {repo}")
-        if any(status.ready for status in report.values()):
-            console.print(f"tritonserver ready: gRPC {host}:{grpc_port}, HTTP {host}:{http_port}, metrics {host}:{metrics_port}")
-        for model, status in sorted(report.items()):
-            if status.ready:
-                console.print(f"  model {model}: READY")
-            else:
-                error_console.print(f"  model {model}: {status.state}: {status.reason}", highlight=False, soft_wrap=True)
-        if not any(status.ready for status in report.values()):
-            raise ServerError(f"no model in {repo} could be loaded (reasons above); fix or re-export it")
-        server.start_watchdog()
-        console.print("Ctrl-C or SIGTERM stops the server.")
-        try:
-            while not stopping:
-                if server.process.poll() is not None:
-                    raise ServerError(f"tritonserver exited unexpectedly (code {server.process.returncode}):\n{server.log_tail()}")
-                time.sleep(0.2)
-        except KeyboardInterrupt:
-            pass
-        console.print("stopping tritonserver ...")
+    # SIGTERM acts as Ctrl-C at any point, also while Triton starts (a startup that hangs must still
+    # stop, and clean up its temporary folder and shared memory, when asked to).
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with TritonServer(settings) as server:
+            _report_models(server, repo)
+            server.start_watchdog()
+            console.print("Ctrl-C or SIGTERM stops the server.")
+            try:
+                while True:
+                    if server.process.poll() is not None:
+                        raise ServerError(f"tritonserver exited unexpectedly (code {server.process.returncode}):\n{server.log_tail()}")
+                    time.sleep(0.2)
+            except KeyboardInterrupt:
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the shutdown finish
+                console.print("stopping tritonserver ...")
+    except KeyboardInterrupt:
+        pass
     console.print("stopped.")
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
+def _report_models(server: TritonServer, repo: Path) -> None:
+    """Print every model's state, and Triton's reason for each that failed; refuse if none loaded."""
+    report = server.model_report()
+    if not report:
+        raise ServerError(f"no models in {repo}; add one with: sigctl export runs/NAME --repo {repo}")
+    settings = server.settings
+    if any(status.ready for status in report.values()):
+        console.print(f"tritonserver ready: gRPC {settings.grpc_url}, HTTP {settings.host}:{settings.http_port}, metrics {settings.host}:{settings.metrics_port}")
+    for model, status in sorted(report.items()):
+        if status.ready:
+            console.print(f"  model {model}: READY")
+        else:
+            error_console.print(f"  model {model}: {status.state}: {status.reason}", highlight=False, soft_wrap=True)
+    if not any(status.ready for status in report.values()):
+        raise ServerError(f"no model in {repo} could be loaded (reasons above); fix or re-export it")
