@@ -67,7 +67,12 @@ def test_a_repository_whose_only_model_fails_is_reported_and_serve_exits_2(expor
 
     process, _ = serve(repository_with(exported, tmp_path, damage))
     started = time.monotonic()
-    output, _ = process.communicate(timeout=90)
+    try:
+        output, _ = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:  # a hang: SIGTERM is what a user's Ctrl-C would do
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=60)
     assert time.monotonic() - started < 30  # the truncated graph gave no output for 60 s
     assert process.returncode == 2, output
     assert "Traceback" not in output and "tritonserver ready" not in output
