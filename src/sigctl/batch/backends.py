@@ -151,7 +151,8 @@ class ServerPool:
                 continue
             except (ServerRequestError, ValueError, TypeError) as error:  # not a sigctl model's parameters
                 raise SigctlError(f"model {model!r} at {endpoint.url} does not describe itself as a sigctl model: {error}") from None
-            known = {key: int(value) for key, value in info.limits.items() if key in RequestLimits.__dataclass_fields__}
+            # As published (JSON keeps ints and floats apart: max_aspect_ratio 7.5 must not become 7).
+            known = {key: value for key, value in info.limits.items() if key in RequestLimits.__dataclass_fields__}
             layout = PyramidLayout(sizes=tuple(tuple(size) for size in info.scale_sizes), scale_factor=info.scale_factor)
             return ModelLimits(layout, RequestLimits(**known), info.super_resolution_factor)
         raise SigctlError(f"cannot read the config of model {model!r} ({last_error})")
