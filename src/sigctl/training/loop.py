@@ -121,7 +121,9 @@ def _check_new_run_dir(run_dir: Path) -> None:
 def training_context(settings: TrainSettings, reference: np.ndarray, layout: PyramidLayout, device: torch.device) -> TrainingContext:
     """What a recipe trains from: an empty pyramid and the real image at every scale (1x3xHxW in [-1, 1])."""
     network_reference = to_network(reference)
-    reals = [torch.from_numpy(resize(network_reference, h, w))[None].to(device) for h, w in layout.sizes]
+    # Contiguous: at equal size resize returns its input's layout, which differs between a fresh run
+    # (decoded image) and a resumed one (reference.png), and layout-sensitive kernels would then differ.
+    reals = [torch.from_numpy(np.ascontiguousarray(resize(network_reference, h, w)))[None].to(device) for h, w in layout.sizes]
     return TrainingContext(settings=settings, pyramid=Pyramid(layout, settings.network).to(device), reals=reals, device=device)
 
 
