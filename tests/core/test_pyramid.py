@@ -23,11 +23,29 @@ def test_same_seed_same_pixels_other_seed_other_pixels(pyramid):
     assert not np.array_equal(first, sample_images(pyramid, 2, seed=12))
 
 
+def at_most_one_level_apart(a: np.ndarray, b: np.ndarray) -> bool:
+    """PyTorch's float32 CPU convolutions round differently for different batch sizes (~1e-6), so a
+    value on a uint8 rounding boundary can move by one level; that is the true bound in process."""
+    difference = np.abs(a.astype(int) - b.astype(int))
+    return difference.max() <= 1 and (difference > 0).mean() < 1e-3
+
+
 def test_a_sample_does_not_depend_on_its_batch(pyramid):
     batch = sample_images(pyramid, 10, seed=100)  # 10 > the internal batch of 8: crosses a boundary
-    assert np.array_equal(batch[3], sample_images(pyramid, 1, seed=103)[0])
-    assert np.array_equal(batch[9], sample_images(pyramid, 1, seed=109)[0])
-    assert np.array_equal(batch[2:5], sample_images(pyramid, 3, seed=102))
+    assert at_most_one_level_apart(batch[3], sample_images(pyramid, 1, seed=103)[0])
+    assert at_most_one_level_apart(batch[9], sample_images(pyramid, 1, seed=109)[0])
+    assert at_most_one_level_apart(batch[2:5], sample_images(pyramid, 3, seed=102))
+
+
+def test_in_float64_a_sample_is_its_batchs_to_within_rounding():
+    # The noise and every step but the convolutions' summation order are batch-independent by construction.
+    from sigctl.core.operations import Request, sample_float
+    from sigctl.core.pyramid import TorchExecutor
+
+    executor = TorchExecutor(formula_pyramid(torch.float64))
+    batch = sample_float(executor, Request("sample", seed=100, num_samples=10))
+    alone = sample_float(executor, Request("sample", seed=109, num_samples=1))
+    assert np.abs(batch[9] - alone[0]).max() < 1e-12
 
 
 @pytest.mark.parametrize("start_scale", [0, 1])
