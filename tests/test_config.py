@@ -54,3 +54,10 @@ def test_a_super_resolution_factor_means_the_sr_recipe_with_alpha_100_for_every_
 def test_a_resolved_sr_run_reads_back_the_same_settings():
     settings = load_settings("tiny", overrides={"super_resolution_factor": 4.0})
     assert TrainSettings.model_validate(settings.model_dump(mode="json")) == settings
+
+
+def test_settings_that_would_crash_training_are_refused_when_read():
+    with pytest.raises(SettingsError, match="betas"):
+        load_settings("paper", overrides={"optimizer": {"betas": [1.5, 0.999]}})
+    with pytest.raises(SettingsError, match="kernel size must be odd"):
+        load_settings("paper", overrides={"network": {"kernel_size": 4}})

@@ -13,7 +13,7 @@ import math
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sigctl.core.scales import PyramidLayout, fit_exactly, fit_to_max_size, plan_closest_factor, plan_reference
 from sigctl.errors import SettingsError
@@ -56,6 +56,13 @@ class NetworkSettings(_Settings):
         "zero", description="How the generator input is padded once before its unpadded convolutions (seed 003 compares them)."
     )
 
+    @field_validator("kernel_size")
+    @classmethod
+    def _odd_kernel(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(f"the kernel size must be odd (unpadded convolutions eat (k - 1) / 2 px per side), got {value}")
+        return value
+
     def channels_at(self, scale: int) -> int:
         """Feature channels of the networks at pyramid scale ``scale`` (0 = coarsest)."""
         return min(self.base_channels * 2 ** (scale // self.channel_doubling_interval), self.max_channels)
@@ -70,6 +77,13 @@ class OptimizerSettings(_Settings):
     lr_decay_factor: float = Field(0.1, gt=0, le=1.0, description="Learning-rate multiplier applied at lr_decay_at.")
     discriminator_steps: int = Field(3, ge=1, description="Discriminator updates per iteration.")
     generator_steps: int = Field(3, ge=1, description="Generator updates per iteration (seed 003 finds 1 nearly as good).")
+
+    @field_validator("betas")
+    @classmethod
+    def _adam_betas(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 <= beta < 1.0 for beta in value):
+            raise ValueError(f"Adam betas must each be in [0, 1), got {list(value)}")
+        return value
 
 
 class LossSettings(_Settings):
