@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from PIL import Image
 from typer.testing import CliRunner
 
 from sigctl.cli import app

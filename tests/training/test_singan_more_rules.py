@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import shutil
 
@@ -15,16 +14,15 @@ from sigctl import artifact
 from sigctl.artifact import files
 from sigctl.artifact.store import read_manifest
 from sigctl.config import NetworkSettings, TrainSettings, load_settings
-from sigctl.core.generator import ScaleGenerator, init_weights
+from sigctl.core.generator import ScaleGenerator
 from sigctl.core.pixels import resize, to_network
 from sigctl.core.scales import plan_reference, request_sizes
 from sigctl.training import losses
 from sigctl.training.discriminator import PatchDiscriminator
 from sigctl.training.loop import TrainingObserver, resume, stage_seed, train
-from sigctl.training.noise import training_noise_seed
 
 from ..conftest import BALLOONS
-from .test_singan_rules import begin, make, train_stages
+from .test_singan_rules import begin, make
 
 
 # -- losses -----------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from sigctl.core.requests import (  # noqa: F401  (the mode names are part of th
     RequestPlan,
     plan_request,
 )
-from sigctl.core.scales import request_sizes
+from sigctl.core.scales import PyramidLayout, request_sizes
 from sigctl.errors import RequestCancelled, RequestError
 
 Cancelled = Callable[[], bool]  # True once nobody waits for the answer any more (client gone, deadline passed)
