@@ -12,6 +12,9 @@ from sigctl.training.loop import train
 REPO = Path(__file__).resolve().parents[1]
 IMAGES = REPO / "examples" / "images"
 BALLOONS = IMAGES / "train" / "balloons.png"
+# A tiny SinGAN artifact written by sigctl before the model interface (format 2), and its pixels.
+FORMAT_2_FIXTURE = REPO / "tests" / "fixtures" / "singan_format2"
+FORMAT_2_PIXELS = REPO / "tests" / "fixtures" / "singan_format2_expected.npz"
 
 
 @pytest.fixture(scope="session")

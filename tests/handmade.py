@@ -9,7 +9,7 @@ import torch
 
 from sigctl.config import NetworkSettings
 from sigctl.core.noise import scale_noise
-from sigctl.core.pyramid import Pyramid
+from sigctl.core.models.singan import SinGANModel
 from sigctl.core.scales import PyramidLayout
 
 LAYOUT = PyramidLayout(sizes=((16, 21), (21, 27), (27, 35)), scale_factor=1.3, size_rounding="ceil")
@@ -17,13 +17,13 @@ NETWORK = NetworkSettings(base_channels=4, max_channels=4, num_blocks=3)
 AMPLITUDES = (1.0, 0.3, 0.15)
 
 
-def formula_pyramid(dtype: torch.dtype = torch.float64, zero_residual: bool = False) -> Pyramid:
+def formula_pyramid(dtype: torch.dtype = torch.float64, zero_residual: bool = False) -> SinGANModel:
     """Every parameter and BatchNorm statistic from sin(); z* from the hash noise (seed 12345).
 
     With ``zero_residual`` each generator's last conv is zero, so every scale passes its input
     through unchanged (tanh(0) = 0): the pyramid is then exactly a chain of upsamplings.
     """
-    pyramid = Pyramid.with_scales(LAYOUT, NETWORK, AMPLITUDES)
+    pyramid = SinGANModel.with_scales(LAYOUT, NETWORK, AMPLITUDES)
     with torch.no_grad():
         for index, (name, tensor) in enumerate(sorted(pyramid.generators.state_dict().items())):
             if tensor.dtype != torch.float32:

@@ -36,10 +36,10 @@ def test_bad_settings_name_the_field(tmp_path):
         load_settings("fastest")
 
 
-def test_a_super_resolution_factor_means_the_sr_recipe_with_alpha_100_for_every_caller(tmp_path):
+def test_a_super_resolution_factor_means_alpha_100_for_every_caller(tmp_path):
     # Through the Python API, not only the CLI: the rule lives in the settings.
     for settings in (TrainSettings(super_resolution_factor=4.0), load_settings("tiny", overrides={"super_resolution_factor": 4.0})):
-        assert settings.recipe == "sr" and settings.loss.reconstruction_weight == 100.0
+        assert settings.recipe == "singan" and settings.loss.reconstruction_weight == 100.0
     # An explicit alpha wins, from a config file or from Python.
     config = tmp_path / "sr.yaml"
     config.write_text("super_resolution_factor: 2.0\nloss:\n  reconstruction_weight: 30\n")
@@ -47,8 +47,8 @@ def test_a_super_resolution_factor_means_the_sr_recipe_with_alpha_100_for_every_
     assert TrainSettings(super_resolution_factor=2.0, loss=LossSettings(reconstruction_weight=5.0)).loss.reconstruction_weight == 5.0
     # Plain SinGAN keeps alpha 10, and sr without a factor is refused.
     assert TrainSettings().loss.reconstruction_weight == 10.0
-    with pytest.raises(SettingsError, match="super_resolution_factor"):
-        load_settings("paper", overrides={"recipe": "sr"})
+    with pytest.raises(SettingsError, match="recipe"):
+        load_settings("paper", overrides={"recipe": "sr"})  # super-resolution is a SinGAN setting, not a recipe
 
 
 def test_a_resolved_sr_run_reads_back_the_same_settings():

@@ -15,10 +15,10 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sigctl.core.models.singan_config import NetworkSettings, PaddingMode  # noqa: F401  (part of the settings)
 from sigctl.core.scales import PyramidLayout, fit_exactly, fit_to_max_size, plan_closest_factor, plan_reference
 from sigctl.errors import SettingsError
 
-PaddingMode = Literal["zero", "replicate", "circular"]
 PyramidPlan = Literal["reference", "closest_factor"]
 
 
@@ -43,29 +43,6 @@ class PyramidSettings(_Settings):
             "factor is closest to target_scale_factor (sigctl 0.1's rule; balloons: 8 scales, 64 channels at the finest)."
         ),
     )
-
-
-class NetworkSettings(_Settings):
-    base_channels: int = Field(32, ge=1, description="Feature channels at the coarsest scale.")
-    max_channels: int = Field(128, ge=1, description="Cap on feature channels.")
-    channel_doubling_interval: int = Field(4, ge=1, description="Channels double every this many scales.")
-    num_blocks: int = Field(5, ge=2, description="Conv3x3 blocks per network (the last is the output conv).")
-    kernel_size: int = Field(3, ge=1, description="Convolution kernel size, px (odd).")
-    leaky_relu_slope: float = Field(0.2, ge=0.0, lt=1.0, description="Negative slope of LeakyReLU.")
-    padding_mode: PaddingMode = Field(
-        "zero", description="How the generator input is padded once before its unpadded convolutions (seed 003 compares them)."
-    )
-
-    @field_validator("kernel_size")
-    @classmethod
-    def _odd_kernel(cls, value: int) -> int:
-        if value % 2 == 0:
-            raise ValueError(f"the kernel size must be odd (unpadded convolutions eat (k - 1) / 2 px per side), got {value}")
-        return value
-
-    def channels_at(self, scale: int) -> int:
-        """Feature channels of the networks at pyramid scale ``scale`` (0 = coarsest)."""
-        return min(self.base_channels * 2 ** (scale // self.channel_doubling_interval), self.max_channels)
 
 
 class OptimizerSettings(_Settings):
@@ -99,9 +76,10 @@ SR_RECONSTRUCTION_WEIGHT = 100.0  # the paper's alpha for super-resolution
 
 
 class TrainSettings(_Settings):
-    recipe: Literal["singan", "sr"] = Field("singan", description="Training algorithm; sr = SinGAN trained for super-resolution.")
+    recipe: Literal["singan"] = Field("singan", description="Training algorithm.")
     super_resolution_factor: Optional[float] = Field(
-        None, gt=1.0, le=16.0, description="sr recipe: the upscaling factor F; scales are spaced by r = F^(1/k) with r closest to 2^(1/3)."
+        None, gt=1.0, le=16.0,
+        description="Train for super-resolution by this factor F: scales are spaced by r = F^(1/k) with r closest to 2^(1/3), alpha 100 unless set.",
     )
     seed: int = Field(0, ge=0, description="Seed of the training randomness (weights, noise, reconstruction noise).")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train; auto picks cuda when available.")
@@ -117,13 +95,13 @@ class TrainSettings(_Settings):
     @model_validator(mode="before")
     @classmethod
     def _super_resolution_defaults(cls, values: Any) -> Any:
-        """A factor means super-resolution: recipe sr and alpha 100, unless set explicitly.
+        """A factor means super-resolution: alpha 100, unless set explicitly.
 
         Here rather than in the CLI so that every caller (CLI, Python API, config files) gets it.
         """
         if not isinstance(values, dict) or values.get("super_resolution_factor") is None:
             return values
-        values = {**values, "recipe": values.get("recipe", "sr")}
+        values = dict(values)
         loss = values.get("loss") or {}
         if isinstance(loss, LossSettings):
             if "reconstruction_weight" not in loss.model_fields_set:
@@ -131,12 +109,6 @@ class TrainSettings(_Settings):
         elif isinstance(loss, dict):
             values["loss"] = {"reconstruction_weight": SR_RECONSTRUCTION_WEIGHT, **loss}
         return values
-
-    @model_validator(mode="after")
-    def _super_resolution_needs_a_factor(self) -> "TrainSettings":
-        if (self.recipe == "sr") != (self.super_resolution_factor is not None):
-            raise ValueError("the sr recipe needs super_resolution_factor (--factor F), and only the sr recipe takes one")
-        return self
 
     def fit_size(self, source_height: int, source_width: int) -> tuple[int, int]:
         """The training size (finest scale) for a source image of source_height x source_width."""

@@ -8,7 +8,7 @@ import pytest
 
 from sigctl import artifact
 from sigctl.artifact import files
-from sigctl.core.pyramid import sample_images
+from sigctl.core.in_process import sample_images
 from sigctl.errors import ArtifactError
 
 
@@ -25,32 +25,34 @@ def test_save_load_gives_identical_samples(tiny_run, tmp_path):
     again.mkdir()
     for name in (files.REFERENCE, files.SAMPLES):
         shutil.copy(tiny_run / name, again / name)
-    artifact.save(again, loaded.pyramid, loaded.manifest.training, loaded.manifest.image, 1.0, "cpu")
+    artifact.save(again, loaded.model, loaded.manifest.training, loaded.manifest.image, 1.0, "cpu")
     reloaded = artifact.load(again)
-    expected = sample_images(loaded.pyramid, 3, seed=4, height=30, width=50)
-    assert np.array_equal(sample_images(reloaded.pyramid, 3, seed=4, height=30, width=50), expected)
+    expected = sample_images(loaded.model, 3, seed=4, height=30, width=50)
+    assert np.array_equal(sample_images(reloaded.model, 3, seed=4, height=30, width=50), expected)
 
 
 def test_manifest_describes_the_pyramid(tiny_run):
     manifest = artifact.load(tiny_run).manifest
     assert manifest.format_version == artifact.FORMAT_VERSION
-    assert manifest.scales[0].noise_amplitude == 1.0
-    assert all(scale.noise_amplitude > 0 for scale in manifest.scales)
-    assert (manifest.scales[-1].height, manifest.scales[-1].width) == (manifest.image.height, manifest.image.width)
+    spec = artifact.load(tiny_run).spec
+    assert manifest.model.class_name == spec.model_class == "singan"
+    assert spec.noise_amplitudes[0] == 1.0 and all(amplitude > 0 for amplitude in spec.noise_amplitudes)
+    assert spec.layout.finest_size == (manifest.image.height, manifest.image.width)
+    assert manifest.training["recipe"] == "singan"  # provenance, kept as written
     assert set(files.REQUIRED_FILES) <= set(manifest.files)
 
 
 def test_missing_weights_are_named(run_copy):
-    (run_copy / files.GENERATORS).unlink()
-    with pytest.raises(ArtifactError, match="generators.safetensors is missing"):
+    (run_copy / files.MODEL_WEIGHTS).unlink()
+    with pytest.raises(ArtifactError, match="model.safetensors is missing"):
         artifact.load(run_copy)
 
 
 def test_tampered_weights_fail_the_checksum(run_copy):
-    data = bytearray((run_copy / files.GENERATORS).read_bytes())
+    data = bytearray((run_copy / files.MODEL_WEIGHTS).read_bytes())
     data[-10] ^= 0xFF
-    (run_copy / files.GENERATORS).write_bytes(bytes(data))
-    with pytest.raises(ArtifactError, match="generators.safetensors does not match its checksum"):
+    (run_copy / files.MODEL_WEIGHTS).write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="model.safetensors does not match its checksum"):
         artifact.load(run_copy)
 
 
@@ -75,7 +77,7 @@ def test_corrupted_manifest_and_non_artifacts(run_copy, tmp_path):
 
 def test_deleting_a_report_does_not_break_sampling(run_copy):
     (run_copy / files.SAMPLES).unlink()
-    assert artifact.load(run_copy).pyramid.num_trained > 1
+    assert artifact.load(run_copy).model.num_trained > 1
 
 
 def test_no_pickles_in_the_artifact(tiny_run):

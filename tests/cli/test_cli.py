@@ -40,18 +40,19 @@ def test_train_sample_info_round_trip(tmp_path):
     assert np.array_equal(np.asarray(Image.open(again / "seed6_37x61_start1.png")), np.asarray(Image.open(out / written[1])))
 
 
-def test_factor_trains_the_super_resolution_recipe(tmp_path):
+def test_factor_trains_singan_for_super_resolution(tmp_path):
     import math
 
     low = BALLOONS.parent / "33039_LR.png"
     result = invoke("train", low, "--preset", "tiny", "--factor", 4, "--out", tmp_path / "sr")
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "sr" / "manifest.json").read_text())
-    assert manifest["recipe"] == "sr" and manifest["super_resolution_factor"] == 4.0
+    model = manifest["model"]
+    assert manifest["recipe"] == "singan" and model["class_name"] == "singan" and model["config"]["super_resolution_factor"] == 4.0
     assert manifest["training"]["loss"]["reconstruction_weight"] == 100.0
-    assert math.isclose(manifest["scale_factor"], 4 ** (1 / 6))  # r^k = 4 with r closest to 2^(1/3)
+    assert math.isclose(model["config"]["scale_factor"], 4 ** (1 / 6))  # r^k = 4 with r closest to 2^(1/3)
     refused = invoke("train", low, "--preset", "tiny", "--recipe", "sr", "--out", tmp_path / "x")
-    assert refused.exit_code == 2 and "--factor" in refused.output
+    assert refused.exit_code == 2 and "recipe" in refused.output  # super-resolution is a setting (--factor), not a recipe
 
 
 def test_dry_run_prints_settings_and_pyramid_without_training(tmp_path):

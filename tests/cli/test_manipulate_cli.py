@@ -59,7 +59,7 @@ def test_animate_writes_gif_and_mp4_with_the_requested_frames(zoo_runs, tmp_path
     "args, message",
     [
         (["edit", "--image", IMAGES / "editing/stone_edit.png", "--mask", IMAGES / "paint/cows.png"], "they must match"),
-        (["sr", "--image", IMAGES / "train/33039_LR.png"], "not trained for super-resolution"),
+        (["sr", "--image", IMAGES / "train/33039_LR.png"], "does not answer super_resolve requests"),
         (["animate", "--out", "clip.avi"], ".gif or .mp4"),
         (["paint", "--image", IMAGES / "paint/cows.png", "--out", "x.jpg"], ".png"),
     ],

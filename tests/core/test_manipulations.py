@@ -9,7 +9,8 @@ from sigctl.core import masks
 from sigctl.core.images import load_rgb
 from sigctl.core.operations import Request, execute
 from sigctl.core.pixels import resize, resize_uint8, to_network, to_uint8
-from sigctl.core.pyramid import TorchExecutor, upsample
+from sigctl.core.in_process import TorchExecutor
+from sigctl.core.models.singan import upsample
 from sigctl.errors import RequestError
 
 from ..conftest import IMAGES
@@ -95,7 +96,9 @@ def test_super_resolution_enlarges_the_input_step_by_step():
     # Zero-residual generators: SR must be the input upsampled by the pyramid's factor per step,
     # landing exactly on factor x the input size.
     step = LAYOUT.scale_factor
-    executor = TorchExecutor(formula_pyramid(torch.float32, zero_residual=True), super_resolution_factor=step**2)
+    model = formula_pyramid(torch.float32, zero_residual=True)
+    model.super_resolution_factor = step**2  # as a model trained for super-resolution
+    executor = TorchExecutor(model)
     low = gradient_image(20, 30)
     out = execute(executor, Request("super_resolve", seed=0, image=low))
     sizes = [(round(20 * step), round(30 * step)), (round(20 * step**2), round(30 * step**2))]
@@ -116,7 +119,7 @@ def test_reconstruction_mode_is_the_training_reconstruction(executors):
     balloons = executors["balloons"]
     out = execute(balloons, Request("reconstruct"))
     assert out.shape == (1, *balloons.layout.finest_size, 3)
-    assert np.array_equal(out, to_uint8(balloons.pyramid.reconstruct().numpy()))
+    assert np.array_equal(out, to_uint8(balloons.model.reconstruct().numpy()))
 
 
 @pytest.mark.parametrize(
@@ -127,7 +130,7 @@ def test_reconstruction_mode_is_the_training_reconstruction(executors):
         ("cows", {"mode": "paint"}, "needs an input image"),
         ("cows", {"mode": "paint", "image": "paint/cows.png", "start_scale": 40}, "out of range"),
         ("cows", {"mode": "paint", "image": "paint/cows.png", "quantize_colors": 99}, "quantize colours"),
-        ("balloons", {"mode": "super_resolve", "image": "train/33039_LR.png"}, "not trained for super-resolution"),
+        ("balloons", {"mode": "super_resolve", "image": "train/33039_LR.png"}, "does not answer super_resolve requests"),
         ("lowres_sr", {"mode": "super_resolve", "image": "train/33039_LR.png", "sr_factor": 100.0}, "factor must be"),
         ("lightning", {"mode": "animate", "frames": 100000}, "frames must be between"),
         ("lightning", {"mode": "teleport"}, "not supported"),

@@ -6,7 +6,7 @@ import torch
 
 from sigctl import artifact
 from sigctl.core.requests import RequestLimits
-from sigctl.core.pyramid import sample_images
+from sigctl.core.in_process import sample_images
 from sigctl.errors import RequestError
 
 from ..handmade import formula_pyramid
@@ -14,7 +14,7 @@ from ..handmade import formula_pyramid
 
 @pytest.fixture(scope="module")
 def pyramid(tiny_run):
-    return artifact.load(tiny_run).pyramid
+    return artifact.load(tiny_run).model
 
 
 def test_same_seed_same_pixels_other_seed_other_pixels(pyramid):
@@ -40,7 +40,7 @@ def test_a_sample_does_not_depend_on_its_batch(pyramid):
 def test_in_float64_a_sample_is_its_batchs_to_within_rounding():
     # The noise and every step but the convolutions' summation order are batch-independent by construction.
     from sigctl.core.operations import Request, sample_float
-    from sigctl.core.pyramid import TorchExecutor
+    from sigctl.core.in_process import TorchExecutor
 
     executor = TorchExecutor(formula_pyramid(torch.float64))
     batch = sample_float(executor, Request("sample", seed=100, num_samples=10))

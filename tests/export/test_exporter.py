@@ -12,22 +12,23 @@ from tritonclient.grpc import model_config_pb2
 
 from sigctl import artifact
 from sigctl.core.operations import Request, sample_float
-from sigctl.core.pyramid import sample_images
+from sigctl.core.in_process import sample_images
 from sigctl.errors import SettingsError
 from sigctl.export.exporter import export_artifact, parity_cases
 from sigctl.export.repository import MARKER, publish_version
 from sigctl.serving import contract
-from sigctl.serving.runtime import PyramidRuntime
+from sigctl.serving.runtime import ModelRuntime
+from sigctl.serving.spec import ServedSpec
 
 
 @pytest.fixture(scope="module")
 def pyramid(tiny_run):
-    return artifact.load(tiny_run).pyramid
+    return artifact.load(tiny_run).model
 
 
 @pytest.mark.parametrize("fmt, tolerance", [("onnx", 1e-4), ("torchscript", 1e-6)])
 def test_both_formats_match_pytorch_at_odd_sizes_and_start_scales(exported, tiny_run, pyramid, fmt, tolerance):
-    served = PyramidRuntime(exported.folder, engine=fmt)
+    served = ModelRuntime(exported.folder, engine=fmt)
     eager_executor = artifact.load(tiny_run).executor()
     cases = parity_cases(pyramid.layout) + [(19, 64, 0), (50, 33, pyramid.num_trained - 1)]
     assert (37, 251, 0) in cases
@@ -41,7 +42,7 @@ def test_both_formats_match_pytorch_at_odd_sizes_and_start_scales(exported, tiny
 
 
 def test_served_uint8_samples_equal_in_process_within_one_level(exported, pyramid):
-    served = PyramidRuntime(exported.folder, engine="onnx").sample(4, 11, 40, 90, 0)
+    served = ModelRuntime(exported.folder, engine="onnx").sample(4, 11, 40, 90, 0)
     local = sample_images(pyramid, 4, 11, 40, 90, 0)
     difference = np.abs(served.astype(int) - local.astype(int))
     # ONNX convolutions round differently in the last float bits (~1e-5): a value that sits on a
@@ -74,25 +75,30 @@ def test_bad_model_names_are_refused(tiny_run, tmp_path):
         export_artifact(tiny_run, tmp_path, name="../evil")
 
 
-def test_config_is_valid_triton_protobuf_with_pyramid_parameters(exported):
+def test_config_is_valid_triton_protobuf_with_the_model_spec_rendered_from_one_source(exported):
     text = (exported.folder.parent / "config.pbtxt").read_text()
     config = text_format.Parse(text, model_config_pb2.ModelConfig())
     assert config.name == "balloons" and config.backend == "python"
     assert {i.name for i in config.input} == {spec.name for spec in contract.INPUTS}
     assert {"SEED", "MODE", "IMAGE", "MASK", "SR_FACTOR", "FRAMES"} <= {i.name for i in config.input}
     assert config.output[0].name == "IMAGES"
-    metadata = json.loads((exported.folder / "pyramid.json").read_text())
-    assert json.loads(config.parameters["scale_sizes"].string_value) == metadata["sizes"]
-    assert json.loads(config.parameters["limits"].string_value)["max_samples"] == 64
+    on_disk = ServedSpec.read(exported.folder)
+    parameters = {key: value.string_value for key, value in config.parameters.items()}
+    # One source: the config publishes exactly the version's spec, and its summary keys agree with it.
+    assert ServedSpec.from_config_parameters(parameters) == on_disk
+    assert json.loads(parameters["stage_sizes"]) == [list(size) for size in on_disk.model.layout.sizes]
+    assert json.loads(parameters["limits"])["max_samples"] == 64 == on_disk.limits.max_samples
+    assert json.loads(parameters["modes"]) == list(on_disk.model.modes) and "super_resolve" not in on_disk.model.modes
+    assert [graph.name for graph in on_disk.model.graphs] == [f"stage_{n:02d}" for n in range(on_disk.model.num_stages)]
 
 
 def test_the_served_runtime_runs_without_torch(exported):
     script = (
         "import sys; sys.modules['torch'] = None; "  # any torch import now fails
         f"sys.path.insert(0, {str(exported.folder)!r}); "
-        "import sigctl; from sigctl.serving.runtime import PyramidRuntime; "
+        "import sigctl; from sigctl.serving.runtime import ModelRuntime; "
         f"assert sigctl.__file__.startswith({str(exported.folder)!r}), sigctl.__file__; "
-        f"print(PyramidRuntime({str(exported.folder)!r}).sample(2, 0, 20, 30).shape)"
+        f"print(ModelRuntime({str(exported.folder)!r}).sample(2, 0, 20, 30).shape)"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -108,7 +114,7 @@ def test_native_per_scale_models_are_valid_configs_with_runnable_graphs(tiny_run
     import torch
 
     result = export_artifact(tiny_run, tmp_path / "repo", name="m", native_repository=tmp_path / "native")
-    scales = len(json.loads((result.folder / "pyramid.json").read_text())["sizes"])
+    scales = ServedSpec.read(result.folder).model.num_stages
     assert len(result.native_models) == 2 * scales
     previous = np.zeros((1, 3, 10, 12), np.float32)
     noise = np.random.default_rng(0).standard_normal((1, 3, 16, 20)).astype(np.float32)
@@ -119,7 +125,7 @@ def test_native_per_scale_models_are_valid_configs_with_runnable_graphs(tiny_run
         if config.backend == "onnxruntime":
             out = ort.InferenceSession(str(graph)).run([config.output[0].name], inputs)[0]
         else:
-            assert config.backend == "pytorch" and config.output[0].name == "image__0"
+            assert config.backend == "pytorch" and config.output[0].name == "state__0"
             module = torch.jit.load(str(graph))
             out = module(**{k: torch.from_numpy(v) for k, v in inputs.items()}).detach().numpy()
         assert out.shape == (1, 3, 16, 20)

@@ -23,6 +23,7 @@ from sigctl.cli import app
 from sigctl.client import RequestRejected, SigClient
 from sigctl.core.images import load_mask, load_rgb
 from sigctl.core.operations import Request, execute
+from sigctl.core.stages import Executor
 from sigctl.core.requests import RequestLimits
 from sigctl.errors import RequestCancelled, RequestError
 from sigctl.serving import contract
@@ -63,21 +64,21 @@ def test_over_budget_is_refused_before_any_work_with_the_same_message_in_process
 def test_the_published_limits_are_the_enforced_ones(triton):
     with SigClient(triton.settings.grpc_url, "balloons") as client:
         published = client.info().limits
-        assert published == RequestLimits().as_dict()
-        over = published["max_request_pixels"] // (1024 * 1024) + 1
-        with pytest.raises(RequestRejected, match=f"at most {published['max_request_pixels']} px per request"):
+        assert published == RequestLimits()
+        over = published.max_request_pixels // (1024 * 1024) + 1
+        with pytest.raises(RequestRejected, match=f"at most {published.max_request_pixels} px per request"):
             client.sample(over, 0, 1024, 1024)
-        with pytest.raises(RequestRejected, match=f"longer side may be at most {published['max_aspect_ratio']:g} x"):
-            client.sample(1, 0, 16, int(16 * published["max_aspect_ratio"]) + 1)
+        with pytest.raises(RequestRejected, match=f"longer side may be at most {published.max_aspect_ratio:g} x"):
+            client.sample(1, 0, 16, int(16 * published.max_aspect_ratio) + 1)
 
 
 @pytest.fixture(scope="module")
 def runtimes(zoo, exported):
     """The served (numpy + onnxruntime) executors, in this process."""
-    from sigctl.serving.runtime import PyramidRuntime
+    from sigctl.serving.runtime import ModelRuntime
 
     repository = exported.folder.parent.parent
-    return {name: PyramidRuntime(repository / name / "1", engine="onnx") for name in ("balloons", "stone", "lightning", "lowres_sr")}
+    return {name: ModelRuntime(repository / name / "1", engine="onnx") for name in ("balloons", "stone", "lightning", "lowres_sr")}
 
 
 CHUNKED = [
@@ -110,18 +111,24 @@ def test_in_pytorch_chunks_move_at_most_one_level_in_rare_pixels(zoo, tiny_run, 
     assert difference.max() <= 1 and (difference > 0).mean() < 1e-3
 
 
-class CountingExecutor:
-    """An executor that counts the scales it runs."""
+class CountingExecutor(Executor):
+    """An executor that counts the stages it runs."""
 
     def __init__(self, inner):
-        self.inner, self.layout, self.super_resolution_factor, self.scales_run = inner, inner.layout, inner.super_resolution_factor, 0
+        self.inner, self.spec, self.scales_run = inner, inner.spec, 0
 
-    def run_scales(self, start_scale, entering, noises):
-        self.scales_run += len(noises)
-        return self.inner.run_scales(start_scale, entering, noises)
+    def run_stage(self, stage, state, noise):
+        self.scales_run += 1
+        return self.inner.run_stage(stage, state, noise)
 
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
+    def state_to_rgb(self, state):
+        return self.inner.state_to_rgb(state)
+
+    def reconstruction_input(self):
+        return self.inner.reconstruction_input()
+
+    def reference(self):
+        return self.inner.reference()
 
 
 def test_work_stops_between_scales_once_the_request_is_cancelled(balloons):

@@ -96,7 +96,7 @@ CASES = [
     # -- modes --
     Case("unknown mode", "mode", {"MODE": text(b"teleport")}, r"MODE 'teleport' is not supported"),
     Case("empty mode", "mode", {"MODE": text(b"")}, r"MODE '' is not supported"),
-    Case("sr on a model not trained for it", "mode", _sr(), r"not trained for super-resolution"),
+    Case("sr on a model not trained for it", "mode", _sr(), r"does not answer super_resolve"),
     # -- extreme values of every option --
     Case("seed negative", "option", {"SEED": i64(-5)}, r"seed must be between", seed=False),
     Case("seed at the top", "option", {"SEED": i64(2**63 - 1)}, r"seed must be between", seed=False),

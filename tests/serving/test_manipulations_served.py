@@ -45,7 +45,7 @@ def test_served_errors_name_the_problem(triton):
         with pytest.raises(RequestRejected, match="they must match"):
             client.edit(_image("editing/stone_edit.png"), np.zeros((10, 10), np.uint8))
     with SigClient(triton.settings.grpc_url, "balloons") as client:
-        with pytest.raises(RequestRejected, match="not trained for super-resolution"):
+        with pytest.raises(RequestRejected, match="does not answer super_resolve"):
             client.super_resolve(_image("train/33039_LR.png"))
         assert client.info().super_resolution_factor is None
     with SigClient(triton.settings.grpc_url, "lowres_sr") as client:

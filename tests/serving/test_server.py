@@ -14,7 +14,7 @@ from tritonclient.utils import InferenceServerException
 
 from sigctl import artifact
 from sigctl.client import RequestRejected, ServerRequestError, SigClient
-from sigctl.core.pyramid import sample_images
+from sigctl.core.in_process import sample_images
 from sigctl.core.operations import Request
 from sigctl.serving import contract
 from sigctl.serving.server import ServerSettings, TritonServer
@@ -24,7 +24,7 @@ from ..conftest import free_ports
 
 @pytest.fixture(scope="module")
 def pyramid(tiny_run):
-    return artifact.load(tiny_run).pyramid
+    return artifact.load(tiny_run).model
 
 
 def assert_same_within_one_level(served, local):
@@ -48,8 +48,8 @@ def test_reconstruction_and_metadata(triton, pyramid):
     with SigClient(triton.settings.grpc_url, "balloons") as client:
         assert "balloons" in client.models()
         info = client.info()
-        assert info.num_scales == pyramid.num_trained
-        assert info.scale_sizes == list(pyramid.layout.sizes)
+        assert info.num_stages == pyramid.num_trained and info.recipe == "singan"
+        assert info.stage_sizes == list(pyramid.layout.sizes)
         assert info.training_size == pyramid.layout.finest_size
         reconstruction = client.reconstruct()
         assert reconstruction.shape == (1, *pyramid.layout.finest_size, 3)

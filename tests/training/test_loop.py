@@ -13,7 +13,7 @@ import yaml
 from sigctl import artifact
 from sigctl.artifact import files
 from sigctl.config import load_settings
-from sigctl.core.pyramid import sample_images
+from sigctl.core.in_process import sample_images
 from sigctl.errors import RunStateError
 from sigctl.training.loop import train
 
@@ -21,7 +21,7 @@ from ..conftest import BALLOONS
 
 
 def test_training_writes_the_artifact_and_reports(tiny_run):
-    for name in (files.MANIFEST, files.GENERATORS, files.NOISE, files.REFERENCE, files.SAMPLES, files.LOSS_PLOT, files.LOSS_LOG):
+    for name in (files.MANIFEST, files.MODEL_WEIGHTS, files.REFERENCE, files.SAMPLES, files.LOSS_PLOT, files.LOSS_LOG):
         assert (tiny_run / name).stat().st_size > 0, name
     log_lines = (tiny_run / files.LOSS_LOG).read_text().splitlines()
     assert {"d", "gp", "g_adv", "rec"} <= set(eval_json(log_lines[0]))
@@ -77,6 +77,6 @@ def test_a_killed_run_resumes_to_the_same_pyramid(tmp_path):
     train(BALLOONS, whole, load_settings("tiny", config))
 
     a, b = artifact.load(killed), artifact.load(whole)
-    assert len(a.manifest.scales) == len(b.manifest.scales) == a.pyramid.layout.num_scales
+    assert len(a.manifest.scales) == len(b.manifest.scales) == a.model.layout.num_scales
     # Each stage's randomness depends only on (seed, stage), so resuming changes nothing.
-    assert np.array_equal(sample_images(a.pyramid, 2, seed=9), sample_images(b.pyramid, 2, seed=9))
+    assert np.array_equal(sample_images(a.model, 2, seed=9), sample_images(b.model, 2, seed=9))

@@ -21,7 +21,7 @@ from sigctl.training import losses
 from sigctl.training.discriminator import PatchDiscriminator
 from sigctl.training.loop import TrainingObserver, resume, stage_seed, train
 
-from ..conftest import BALLOONS
+from ..conftest import BALLOONS, FORMAT_2_FIXTURE
 from .test_singan_rules import begin, make
 
 
@@ -182,8 +182,8 @@ def test_resume_after_two_stages_equals_an_uninterrupted_run(tmp_path):
     resume(tmp_path / "killed")
     train(BALLOONS, tmp_path / "whole", settings)
     a, b = artifact.load(tmp_path / "killed"), artifact.load(tmp_path / "whole")
-    assert a.pyramid.noise_amplitudes.tolist() == b.pyramid.noise_amplitudes.tolist()
-    sa, sb = a.pyramid.state_dict(), b.pyramid.state_dict()
+    assert a.model.noise_amplitudes.tolist() == b.model.noise_amplitudes.tolist()
+    sa, sb = a.model.state_dict(), b.model.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sb)
 
 
@@ -192,20 +192,20 @@ def test_the_loaded_artifact_is_the_trained_pyramid(tiny_run):
 
     loaded = artifact.load(tiny_run)
     checkpoint = load_file(str(next((tiny_run / files.CHECKPOINTS).glob("stage_*.safetensors"))))
-    assert torch.equal(loaded.pyramid.noise_amplitudes, checkpoint["noise_amplitudes"])
-    assert torch.equal(loaded.pyramid.reconstruction_noise, checkpoint["reconstruction_noise"])
-    assert loaded.manifest.size_rounding == "ceil"
-    layout = loaded.pyramid.layout
+    assert torch.equal(loaded.model.noise_amplitudes, checkpoint["noise_amplitudes"])
+    assert torch.equal(loaded.model.reconstruction_noise, checkpoint["reconstruction_noise"])
+    assert loaded.spec.layout.size_rounding == "ceil"
+    layout = loaded.model.layout
     assert request_sizes(layout, *layout.finest_size) == list(layout.sizes)
 
 
-def test_a_format_1_manifest_reads_as_the_closest_factor_plan(tiny_run, tmp_path):
+def test_a_format_1_manifest_reads_as_the_closest_factor_plan(tmp_path):
     run = tmp_path / "old"
-    shutil.copytree(tiny_run, run)
+    shutil.copytree(FORMAT_2_FIXTURE, run)
     raw = json.loads((run / files.MANIFEST).read_text())
     raw["format_version"] = 1
     raw.pop("size_rounding")
     raw["training"]["pyramid"].pop("plan")
     (run / files.MANIFEST).write_text(json.dumps(raw))
     manifest = read_manifest(run)
-    assert manifest.training.pyramid.plan == "closest_factor" and manifest.size_rounding == "round"
+    assert manifest.training["pyramid"]["plan"] == "closest_factor" and manifest.model.config["size_rounding"] == "round"

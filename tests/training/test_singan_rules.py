@@ -17,7 +17,7 @@ from sigctl.config import load_settings
 from sigctl.core.generator import ScaleGenerator
 from sigctl.core.images import load_rgb
 from sigctl.core.noise import scale_noise
-from sigctl.core.pyramid import upsample
+from sigctl.core.models.singan import upsample
 from sigctl.training.discriminator import PatchDiscriminator
 from sigctl.training.loop import stage_seed, training_context
 from sigctl.training.noise import TrainingNoise, training_noise_seed

@@ -11,8 +11,7 @@ from pathlib import Path
 from sigctl.core.paths import temporary_beside
 
 MANIFEST = "manifest.json"
-GENERATORS = "generators.safetensors"
-NOISE = "noise.safetensors"
+MODEL_WEIGHTS = "model.safetensors"  # the model's named tensors (format 3)
 REFERENCE = "reference.png"
 SAMPLES = "samples.png"
 LOSS_PLOT = "losses.png"
@@ -21,7 +20,8 @@ SETTINGS = "settings.json"
 CHECKPOINTS = "checkpoints"
 
 # Needed to sample; the others are reports a user may delete without harm.
-REQUIRED_FILES = (GENERATORS, NOISE, REFERENCE)
+REQUIRED_FILES = (MODEL_WEIGHTS, REFERENCE)
+REPORT_FILES = (SAMPLES, LOSS_PLOT, LOSS_LOG)
 
 
 def sha256_of(path: Path) -> str:

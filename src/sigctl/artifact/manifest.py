@@ -1,4 +1,10 @@
-"""The manifest schema: everything needed to rebuild a pyramid without training defaults."""
+"""The manifest schema: which model, built from which config, trained how, and every file's checksum.
+
+Format 3 stores the model as its class name and its own config (``sigctl.core.models``); the
+training settings are kept as provenance, never validated on load, so renaming a training setting
+cannot orphan an artifact. Formats 1 and 2 (SinGAN only, settings validated) are upgraded by
+``sigctl.artifact.legacy``.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +12,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sigctl.config import NetworkSettings, TrainSettings
-from sigctl.core.scales import PyramidLayout, SizeRounding
-
-FORMAT_VERSION = 2
-
-
-class ScaleInfo(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    index: int = Field(description="Scale index, 0 = coarsest.")
-    height: int = Field(description="Training height at this scale, px.")
-    width: int = Field(description="Training width at this scale, px.")
-    channels: int = Field(description="Feature channels of the generator.")
-    noise_amplitude: float = Field(description="Standard deviation the unit noise is scaled by.")
+FORMAT_VERSION = 3
 
 
 class ImageInfo(BaseModel):
@@ -33,6 +26,13 @@ class ImageInfo(BaseModel):
     width: int = Field(description="Width after fitting to the maximum size, px.")
 
 
+class ModelEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    class_name: str = Field(description="Model class (sigctl.core.models.MODEL_CLASSES).")
+    config: dict[str, Any] = Field(description="The model's own config; validated by the model class when it is built.")
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -43,12 +43,8 @@ class Manifest(BaseModel):
     training_seconds: float = Field(description="Wall time spent training, s (summed over resumed sessions).")
     device: str = Field(description="Device the training ran on.")
     image: ImageInfo
-    scale_factor: float = Field(description="Size ratio between neighbouring scales.")
-    size_rounding: SizeRounding = Field("round", description="How scale sizes are rounded (ceil: the reference plan; round: format 1 and closest_factor).")
-    super_resolution_factor: Optional[float] = Field(None, description="Upscaling factor the pyramid was trained for (sr recipe), else null.")
-    scales: list[ScaleInfo] = Field(min_length=1)
-    network: NetworkSettings
-    training: TrainSettings
+    model: ModelEntry
+    training: dict[str, Any] = Field(default_factory=dict, description="The training settings as resolved (provenance; not validated on load).")
     files: dict[str, str] = Field(description="SHA-256 of every other file of the artifact, by file name.")
 
     @field_validator("files")
@@ -61,24 +57,5 @@ class Manifest(BaseModel):
         return checksums
 
     @property
-    def layout(self) -> PyramidLayout:
-        return PyramidLayout(
-            sizes=tuple((s.height, s.width) for s in self.scales), scale_factor=self.scale_factor, size_rounding=self.size_rounding
-        )
-
-    @property
     def name_hint(self) -> str:
         return self.image.source_name.rsplit(".", 1)[0]
-
-
-def upgrade(raw: dict[str, Any]) -> dict[str, Any]:
-    """Bring an older manifest up to FORMAT_VERSION.
-
-    Format 1 (sigctl 0.1) planned every pyramid by the closest factor with rounded sizes and had no
-    plan setting: say so, so the settings read back describe what was trained.
-    """
-    if raw.get("format_version") == 1:
-        training = dict(raw.get("training") or {})
-        training["pyramid"] = {**(training.get("pyramid") or {}), "plan": "closest_factor"}
-        raw = {**raw, "format_version": FORMAT_VERSION, "training": training, "size_rounding": "round"}
-    return raw

@@ -21,9 +21,9 @@ import tritonclient.grpc.aio as aioclient
 from tritonclient.utils import InferenceServerException
 
 from sigctl.client.client import ModelInfo, ServerRequestError
-from sigctl.core.operations import Request
+from sigctl.core.model import ModelSpec
+from sigctl.core.stages import Request
 from sigctl.core.requests import RequestLimits
-from sigctl.core.scales import PyramidLayout
 from sigctl.errors import SigctlError
 from sigctl.serving import contract
 
@@ -41,11 +41,10 @@ class ItemFailed(SigctlError):
 
 @dataclass(frozen=True)
 class ModelLimits:
-    """What a model accepts, to check requests before sending them: its pyramid, limits and sr factor."""
+    """What a model accepts, to check requests before sending them: its spec and limits."""
 
-    layout: PyramidLayout
+    spec: ModelSpec
     limits: RequestLimits
-    super_resolution_factor: float | None
 
 
 class LocalBackend:
@@ -66,7 +65,7 @@ class LocalBackend:
         return {model: (self.name, self.version) for model in models}
 
     async def limits(self, model: str, version: str) -> ModelLimits:
-        return ModelLimits(self.executor.layout, RequestLimits(), self.executor.super_resolution_factor)
+        return ModelLimits(self.executor.spec, RequestLimits())
 
     async def run(self, model, request: Request) -> tuple[np.ndarray, str]:
         from sigctl.core.operations import execute
@@ -152,9 +151,7 @@ class ServerPool:
             except (ServerRequestError, ValueError, TypeError) as error:  # not a sigctl model's parameters
                 raise SigctlError(f"model {model!r} at {endpoint.url} does not describe itself as a sigctl model: {error}") from None
             # As published (JSON keeps ints and floats apart: max_aspect_ratio 7.5 must not become 7).
-            known = {key: value for key, value in info.limits.items() if key in RequestLimits.__dataclass_fields__}
-            layout = PyramidLayout(sizes=tuple(tuple(size) for size in info.scale_sizes), scale_factor=info.scale_factor)
-            return ModelLimits(layout, RequestLimits(**known), info.super_resolution_factor)
+            return ModelLimits(info.spec, info.limits)
         raise SigctlError(f"cannot read the config of model {model!r} ({last_error})")
 
     async def run(self, model: str, request: Request) -> tuple[np.ndarray, str]:

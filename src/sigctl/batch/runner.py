@@ -143,7 +143,7 @@ async def check_plan(items: list[Item], backend) -> dict:
             if key in checked:  # the same request but its seed: seen already
                 check_seed(item.seed, 1)
             else:
-                plan_request(model.layout, model.limits, request_for(item.parameters(), inputs), model.super_resolution_factor)
+                plan_request(model.spec, model.limits, request_for(item.parameters(), inputs))
                 checked.add(key)
         except RequestError as error:
             reason, count = refused.get(item.task, (f"item {item.id}: {error}", 0))
@@ -225,7 +225,7 @@ async def replay(line: dict, backend, out: Path, output: Path | None = None) -> 
         request = request_for(parameters)
         model, _ = models[line["model"]]
         limits = await backend.limits(*models[line["model"]])
-        plan_request(limits.layout, limits.limits, request, limits.super_resolution_factor)
+        plan_request(limits.spec, limits.limits, request)
         images, _ = await backend.run(model, request)
     finally:
         await backend.close()

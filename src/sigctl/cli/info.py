@@ -1,4 +1,4 @@
-"""``sigctl info``: what a trained pyramid is made of."""
+"""``sigctl info``: what a trained model is made of."""
 
 from __future__ import annotations
 
@@ -8,23 +8,32 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from sigctl.artifact.store import read_manifest, verify_checksums
+from sigctl import artifact
 from sigctl.cli.common import command, console
 
 
 @command
 def info_command(run: Annotated[Path, typer.Argument(help="Run directory written by 'sigctl train'.")]) -> None:
-    """Print the pyramid: scales, sizes, channels, noise amplitudes and training time."""
-    manifest = read_manifest(run)
-    verify_checksums(run, manifest)
+    """Print the model: its stages, sizes, noise, amplitudes, modes and training time."""
+    loaded = artifact.load(run)
+    manifest, spec = loaded.manifest, loaded.spec
     console.print(
-        f"[bold]{run}[/]: recipe {manifest.recipe}, trained on {manifest.image.source_name} "
+        f"[bold]{run}[/]: recipe {manifest.recipe} (model {spec.model_class}), trained on {manifest.image.source_name} "
         f"({manifest.image.height}x{manifest.image.width}) in {manifest.training_seconds:.0f} s on {manifest.device}, "
-        f"sigctl {manifest.package_version}, format {manifest.format_version}"
+        f"sigctl {manifest.package_version}, format {manifest.format_version}",
+        soft_wrap=True,
     )
-    console.print(f"{len(manifest.scales)} scales, factor {manifest.scale_factor:.4f} between scales, padding {manifest.network.padding_mode}")
-    table = Table("scale", "height", "width", "channels", "noise amplitude")
-    for scale in manifest.scales:
-        table.add_row(str(scale.index), str(scale.height), str(scale.width), str(scale.channels), f"{scale.noise_amplitude:.5f}")
+    spacing = "dense at low resolution" if spec.layout.stage_scales is not None else f"factor {spec.layout.scale_factor:.4f} between stages"
+    console.print(f"{spec.num_stages} stages, {spacing}; state between stages: {spec.state_channels} channels")
+    channels = spec.extra.get("stage_channels")
+    table = Table("stage", "height", "width", *(["channels"] if channels else []), "noise (channels, margin)", "noise amplitude")
+    for stage, (height, width) in enumerate(spec.layout.sizes):
+        noise = spec.noises[stage]
+        noise_text = f"{1 if noise.shared_channel else noise.channels}{' (repeated)' if noise.shared_channel else ''}, {noise.margin} px"
+        row = [str(stage), str(height), str(width), *([str(channels[stage])] if channels else []), noise_text, f"{spec.noise_amplitudes[stage]:.5f}"]
+        table.add_row(*row)
     console.print(table)
-    console.print("scale 0 is the coarsest (the SinGAN paper numbers scales from the finest).")
+    console.print(f"modes: {', '.join(spec.modes)}")
+    if spec.super_resolution_factor is not None:
+        console.print(f"trained for super-resolution x{spec.super_resolution_factor:g}")
+    console.print("stage 0 is the coarsest (the SinGAN paper numbers scales from the finest).")

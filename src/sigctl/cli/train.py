@@ -24,8 +24,8 @@ def train_command(
     out: Annotated[Optional[Path], typer.Option("--out", help="Run directory to create [default: runs/IMAGE_NAME].")] = None,
     preset: Annotated[str, typer.Option(help=f"Settings preset: {', '.join(preset_names())}.")] = "paper",
     config: Annotated[Optional[Path], typer.Option(help="YAML file of settings merged over the preset.")] = None,
-    recipe: Annotated[Optional[str], typer.Option(help="Training algorithm: singan, or sr (super-resolution, needs --factor).")] = None,
-    factor: Annotated[Optional[float], typer.Option(help="Super-resolution factor to train for; implies --recipe sr and reconstruction weight 100.")] = None,
+    recipe: Annotated[Optional[str], typer.Option(help="Training recipe: singan or consingan.")] = None,
+    factor: Annotated[Optional[float], typer.Option(help="Train SinGAN for super-resolution by this factor (reconstruction weight 100 unless set).")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Training seed.")] = None,
     max_size: Annotated[Optional[int], typer.Option(help="Longer side of the finest scale, px.")] = None,
@@ -104,7 +104,7 @@ def _run_with_progress(start, run_dir: Path) -> None:
         error_console.print(f"interrupted: finished scales are kept; continue with  sigctl train --resume {run_dir}")
         raise typer.Exit(INTERRUPTED_EXIT) from None
     console.print(
-        f"trained {len(manifest.scales)} scales in {manifest.training_seconds:.0f} s -> {run_dir} "
+        f"trained {manifest.recipe} in {manifest.training_seconds:.0f} s -> {run_dir} "
         f"(samples.png, losses.png; try: sigctl sample --local {run_dir})"
     )
 

@@ -14,8 +14,12 @@ import tritonclient.grpc as grpcclient
 import tritonclient.grpc.aio as aioclient
 from tritonclient.utils import InferenceServerException
 
-from sigctl.core.operations import MODE_ANIMATE, MODE_EDIT, MODE_HARMONIZE, MODE_PAINT, MODE_RECONSTRUCT, MODE_SAMPLE, MODE_SUPER_RESOLVE, Request
-from sigctl.errors import SigctlError
+from sigctl.core.requests import MODE_ANIMATE, MODE_EDIT, MODE_HARMONIZE, MODE_PAINT, MODE_RECONSTRUCT, MODE_SAMPLE, MODE_SUPER_RESOLVE
+from sigctl.core.stages import Request
+from sigctl.core.model import ModelSpec
+from sigctl.core.requests import RequestLimits
+from sigctl.errors import ArtifactError, SigctlError
+from sigctl.serving.spec import ServedSpec
 from sigctl.serving import contract
 
 
@@ -34,39 +38,54 @@ class RequestRejected(ServerRequestError):
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """A served pyramid, as published in its config parameters."""
+    """A served model, as its config publishes it (``sigctl.serving.spec.ServedSpec``)."""
 
     name: str
-    num_scales: int
-    scale_sizes: list[tuple[int, int]]
-    scale_factor: float
-    size_rounding: str
-    noise_amplitudes: list[float]
-    training_size: tuple[int, int]
-    limits: dict[str, float]
-    modes: list[str]
-    recipe: str
-    super_resolution_factor: float | None
+    served: ServedSpec
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.served.model
+
+    @property
+    def recipe(self) -> str:
+        return self.spec.recipe
+
+    @property
+    def num_stages(self) -> int:
+        return self.spec.num_stages
+
+    @property
+    def stage_sizes(self) -> list[tuple[int, int]]:
+        return list(self.spec.layout.sizes)
+
+    @property
+    def training_size(self) -> tuple[int, int]:
+        return self.spec.layout.finest_size
+
+    @property
+    def modes(self) -> list[str]:
+        return list(self.spec.modes)
+
+    @property
+    def limits(self) -> RequestLimits:
+        return self.served.limits
+
+    @property
+    def super_resolution_factor(self) -> float | None:
+        return self.spec.super_resolution_factor
+
+    @property
+    def scores(self) -> dict | None:
+        return self.served.scores
 
     @classmethod
     def from_config(cls, config: dict) -> "ModelInfo":
-        parameters = {key: value["string_value"] for key, value in config.get("parameters", {}).items()}
+        parameters = {key: value.get("string_value", "") for key, value in config.get("parameters", {}).items()}
         try:
-            return cls(
-                name=config["name"],
-                num_scales=int(parameters["num_scales"]),
-                scale_sizes=[tuple(size) for size in json.loads(parameters["scale_sizes"])],
-                scale_factor=float(parameters["scale_factor"]),
-                size_rounding=parameters.get("size_rounding", "round"),
-                noise_amplitudes=json.loads(parameters["noise_amplitudes"]),
-                training_size=(int(parameters["training_height"]), int(parameters["training_width"])),
-                limits=json.loads(parameters["limits"]),
-                modes=json.loads(parameters["modes"]),
-                recipe=parameters["recipe"],
-                super_resolution_factor=json.loads(parameters.get("super_resolution_factor", "null")),
-            )
-        except KeyError as missing:
-            raise ServerRequestError(f"model {config.get('name')} is not a sigctl model (config parameter {missing} missing)") from None
+            return cls(name=config["name"], served=ServedSpec.from_config_parameters(parameters))
+        except ArtifactError as error:
+            raise ServerRequestError(f"model {config.get('name')}: {error}") from None
 
 
 def _wrap(error: InferenceServerException, what: str, url: str, timeout_s: float | None = None) -> ServerRequestError:
@@ -136,7 +155,7 @@ class SigClient:
         return _ready_models(index)
 
     def info(self) -> ModelInfo:
-        """Pyramid metadata from the model's config parameters."""
+        """What the model is and accepts, from the spec its config publishes."""
         try:
             config = self._client.get_model_config(self.model, as_json=True)["config"]
         except InferenceServerException as error:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sigctl.config import NetworkSettings
+from sigctl.core.models.singan_config import NetworkSettings
 
 _TORCH_PAD_MODES = {"zero": "constant", "replicate": "replicate", "circular": "circular"}
 

@@ -1,9 +1,15 @@
-"""Paint-to-image, editing and harmonization: an image injected into the pyramid at a scale.
+"""Paint-to-image, editing and harmonization: an image injected into the model at a stage.
 
-The image is brought to the output size, downsampled to the scale below the start scale (as the
-paper does: only its coarse structure survives), and the pyramid runs from the start scale with
-fresh noise. Editing and harmonization then blend the result back through the (dilated, blurred)
-mask, so pixels away from the mask are the input's exactly.
+Where the image goes is the model's (``ModelSpec.injection``):
+
+- ``state`` (SinGAN): the image is brought to the output size, downsampled to the stage below the
+  start stage (as the paper does: only its coarse structure survives), and the stages run from the
+  start stage with fresh noise.
+- ``first_noise`` (ConSinGAN): the image, at the first stage's size, replaces the first stage's
+  noise, and the stages above take the reconstruction noise, as the reference code does.
+
+Editing and harmonization then blend the result back through the (dilated, blurred) mask, so
+pixels away from the mask are the input's exactly.
 
 Size rule: the output is the training size unless HEIGHT/WIDTH are given; the injected image (and
 mask) are resized to the output size, aspect ratio included. Inputs are checked by
@@ -15,10 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from sigctl.core import masks
-from sigctl.core.operations import MODE_PAINT, Cancelled, Executor, Request, seeded_chunks, stop_if_cancelled
 from sigctl.core.pixels import resize, resize_uint8, to_network, to_uint8
-from sigctl.core.requests import RequestPlan, default_start_scale  # noqa: F401  (default_start_scale: re-exported)
-from sigctl.core.scales import request_sizes
+from sigctl.core.requests import MODE_PAINT, RequestPlan
+from sigctl.core.stages import Cancelled, Executor, Request, seeded_chunks, stage_sizes, stop_if_cancelled
 
 
 def inject(executor: Executor, request: Request, plan: RequestPlan, cancelled: Cancelled) -> np.ndarray:
@@ -32,10 +37,17 @@ def inject(executor: Executor, request: Request, plan: RequestPlan, cancelled: C
         injected = masks.quantize(injected, masks.palette(executor.reference(), request.quantize_colors))
     stop_if_cancelled(cancelled)
 
-    sizes = request_sizes(executor.layout, height, width)
-    entering = resize(to_network(injected), *sizes[max(0, start_scale - 1)])[None]
+    sizes = stage_sizes(executor, height, width)
+    if executor.spec.injection == "first_noise":
+        first_noise = resize(to_network(injected), *sizes[0])[None]
+        chunks = seeded_chunks(executor, 0, lambda count: executor.first_state(count, sizes[0]), sizes,
+                               request.seed, plan.count, plan.chunk, cancelled, first_noise=first_noise)
+    else:
+        state = resize(to_network(injected), *sizes[max(0, start_scale - 1)])[None]
+        chunks = seeded_chunks(executor, start_scale, lambda count: np.repeat(state, count, axis=0), sizes,
+                               request.seed, plan.count, plan.chunk, cancelled)
     images = np.empty((plan.count, height, width, 3), np.uint8)
-    for first, chunk in seeded_chunks(executor, start_scale, entering, sizes, request.seed, plan.count, plan.chunk, cancelled):
+    for first, chunk in chunks:
         generated = to_uint8(chunk)
         if weight is not None:
             blended = weight * generated.astype(np.float32) + (1.0 - weight) * injected[None].astype(np.float32)

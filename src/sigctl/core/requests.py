@@ -20,7 +20,8 @@ from sigctl.core.scales import PyramidLayout, check_request_size
 from sigctl.errors import RequestError
 
 if TYPE_CHECKING:
-    from sigctl.core.operations import Request
+    from sigctl.core.model import ModelSpec
+    from sigctl.core.stages import Request
 
 MODE_SAMPLE = "sample"
 MODE_RECONSTRUCT = "reconstruct"
@@ -95,17 +96,19 @@ class RequestPlan:
     work_pixels: int = 0
 
 
-def plan_request(layout: PyramidLayout, limits: RequestLimits, request: Request, super_resolution_factor: float | None = None) -> RequestPlan:
-    """Check a whole request before any work and resolve its defaults; raises RequestError naming the problem."""
-    mode = request.mode
+def plan_request(spec: ModelSpec, limits: RequestLimits, request: Request) -> RequestPlan:
+    """Check a whole request against a model and limits before any work and resolve its defaults;
+    raises RequestError naming the problem."""
+    mode, layout = request.mode, spec.layout
     if mode not in MODES:
         raise RequestError(f"MODE {mode!r} is not supported; use one of {', '.join(MODES)}")
+    check_mode(spec, mode)
     check_seed(request.seed, request.num_samples)
     if mode == MODE_RECONSTRUCT:
         height, width = layout.finest_size
         return RequestPlan(height, width, layout.num_scales - 1, 1, 1, work_pixels=height * width)
     if mode == MODE_SUPER_RESOLVE:
-        return _plan_super_resolution(layout, limits, request, super_resolution_factor)
+        return _plan_super_resolution(layout, limits, request, spec.super_resolution_factor)
     if mode == MODE_ANIMATE:
         _check_animation(limits, request)
         count = request.frames
@@ -117,12 +120,17 @@ def plan_request(layout: PyramidLayout, limits: RequestLimits, request: Request,
         _check_between("mask blur", request.mask_blur, 0, limits.max_mask_blur, "px")
     if mode == MODE_PAINT and request.quantize_colors and not 2 <= request.quantize_colors <= limits.max_quantize_colors:
         raise RequestError(f"quantize colours must be between 2 and {limits.max_quantize_colors} (0 = off), got {request.quantize_colors}")
-    start_scale = default_start_scale(mode, layout.num_scales) if request.start_scale is None else request.start_scale
+    start_scale = default_start_scale(mode, layout.num_scales, spec.injection) if request.start_scale is None else request.start_scale
     height = layout.finest_size[0] if request.height is None else request.height
     width = layout.finest_size[1] if request.width is None else request.width
     check_output_size(limits, height, width)
     check_start_scale(layout, start_scale)
     if mode in MODES_WITH_IMAGE:
+        if spec.injection == "first_noise" and start_scale != 0:
+            raise RequestError(
+                f"the {spec.recipe} model takes an injected image at its first stage only (later stages carry features, "
+                f"not RGB): use start scale 0, got {start_scale}"
+            )
         check_input_image(limits, request.image, "IMAGE")
     if mode in MODES_WITH_MASK:
         check_input_mask(request.mask, request.image.shape[:2])
@@ -131,8 +139,21 @@ def plan_request(layout: PyramidLayout, limits: RequestLimits, request: Request,
     return RequestPlan(height, width, start_scale, count, chunk_size(limits, height * width), work_pixels=work)
 
 
-def default_start_scale(mode: str, num_scales: int) -> int:
-    """Paint: one above the coarsest (the paper's choice); edit/harmonize: the middle scale; else 0."""
+def check_mode(spec: ModelSpec, mode: str) -> None:
+    """A model answers only the modes it lists; say which it has."""
+    if mode in spec.modes:
+        return
+    hint = ""
+    if mode == MODE_SUPER_RESOLVE and spec.model_class == "singan":
+        hint = "; train one for super-resolution with 'sigctl train IMAGE --factor F'"
+    raise RequestError(f"the {spec.recipe} model does not answer {mode} requests; it answers {', '.join(spec.modes)}{hint}")
+
+
+def default_start_scale(mode: str, num_scales: int, injection: str = "state") -> int:
+    """Paint: one above the coarsest (the paper's choice); edit/harmonize: the middle scale; else 0.
+    Models that take an injected image in place of the first stage's noise start at 0."""
+    if injection == "first_noise":
+        return 0
     if mode == MODE_PAINT:
         return min(1, num_scales - 1)
     if mode in MODES_WITH_MASK:
@@ -223,18 +244,6 @@ def _check_between(name: str, value, low, high, unit: str = "") -> None:
     # Written so that NaN fails too.
     if not low <= value <= high:
         raise RequestError(f"{name} must be between {low:g} and {high:g}{' ' + unit if unit else ''}, got {value:g}")
-
-
-def resolve_sample_request(
-    layout: PyramidLayout, limits: RequestLimits, num_samples: int, height: int | None, width: int | None, start_scale: int
-) -> tuple[int, int]:
-    """Validate the size, count and start scale of a request; returns (height, width), defaults filled in."""
-    height = layout.finest_size[0] if height is None else height
-    width = layout.finest_size[1] if width is None else width
-    check_output_size(limits, height, width)
-    check_count(limits, num_samples)
-    check_start_scale(layout, start_scale)
-    return height, width
 
 
 def check_count(limits: RequestLimits, num_samples: int) -> None:

@@ -32,11 +32,15 @@ class PyramidLayout:
         size_rounding: how a scale's size is rounded from finest x factor ** -k ("ceil" for the
             reference plan, "round" otherwise); requests use the same rule, so a request at the
             training size gets exactly the training sizes.
+        stage_scales: each stage's size ratio to the finest when stages are not spaced
+            geometrically (ConSinGAN's dense low-resolution stages); None: ``scale_factor ** -k``.
+            ``scale_factor`` then only describes the coarsest-to-finest span.
     """
 
     sizes: tuple[tuple[int, int], ...]
     scale_factor: float
     size_rounding: SizeRounding = "round"
+    stage_scales: tuple[float, ...] | None = None
 
     @property
     def num_scales(self) -> int:
@@ -124,7 +128,16 @@ def request_sizes(layout: PyramidLayout, height: int, width: int) -> list[tuple[
     Each scale keeps the training pyramid's ratio to the finest scale, so a request at the
     training size reproduces the training sizes exactly.
     """
+    if layout.stage_scales is not None:
+        return sizes_at_scales(layout.stage_scales, layout.size_rounding, height, width)
     return _sizes_for(layout.scale_factor, layout.size_rounding, layout.num_scales, height, width)
+
+
+def sizes_at_scales(stage_scales: tuple[float, ...], rounding: SizeRounding, height: int, width: int) -> list[tuple[int, int]]:
+    """Stage sizes ``scale x side`` rounded by ``rounding`` (never below 1 px); the rule training
+    plans non-geometric stages with, so the training size maps to the training sizes."""
+    rule = math.ceil if rounding == "ceil" else round
+    return [(max(1, rule(height * scale)), max(1, rule(width * scale))) for scale in stage_scales]
 
 
 def check_request_size(height: int, width: int, min_side: int, max_pixels: int) -> None:

@@ -15,24 +15,27 @@ import numpy as np
 import sigctl
 from sigctl import artifact
 from sigctl.artifact import files
-from sigctl.core.operations import MODE_SAMPLE, MODES, Request, sample_float
-from sigctl.core.pyramid import TorchExecutor
+from sigctl.core.in_process import TorchExecutor
+from sigctl.core.operations import MODE_SAMPLE, Request, sample_float
 from sigctl.core.requests import RequestLimits
 from sigctl.errors import ArtifactError
 from sigctl.export import graphs
-from sigctl.export.native import native_model_name, publish_native
+from sigctl.export.native import native_model_names, publish_native
 from sigctl.export.repository import check_model_folder, check_model_name, publish_version
 from sigctl.export.triton_config import TritonModelConfig
 from sigctl.serving import runtime
+from sigctl.serving.spec import ARRAYS_FILE, ServedSpec, graph_path
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("onnx", "torchscript")
-# The torch-free modules a served version needs, copied into it (see serving/model.py).
+# The torch-free modules a served version needs, copied into it (see serving/model.py). A test
+# imports the runtime from a copied version with torch blocked, so a missing one fails there.
 RUNTIME_MODULES = (
     "__init__.py", "errors.py", "core/__init__.py", "core/noise.py", "core/pixels.py", "core/requests.py",
-    "core/scales.py", "core/operations.py", "core/injection.py", "core/masks.py", "core/super_resolution.py",
-    "core/animation.py", "serving/__init__.py", "serving/contract.py", "serving/runtime.py",
+    "core/scales.py", "core/model.py", "core/stages.py", "core/sampling.py", "core/injection.py", "core/masks.py",
+    "core/super_resolution.py", "core/animation.py", "core/operations.py",
+    "serving/__init__.py", "serving/contract.py", "serving/spec.py", "serving/runtime.py",
 )
 PARITY_TOLERANCE = 1e-3  # max |difference| in [-1, 1] units; measured ~1e-5 for ONNX, 0 for TorchScript
 
@@ -57,37 +60,35 @@ def export_artifact(
     instance_count: int = 1,
     native_repository: Path | None = None,
 ) -> ExportResult:
-    """Export every scale in ``formats``, check them against PyTorch, and publish a new version.
+    """Export every graph the model names in ``formats``, check them against PyTorch, and publish a
+    new version.
 
-    With ``native_repository``, every scale is also published there as a model for Triton's
+    With ``native_repository``, every graph is also published there as a model for Triton's
     native backends (see ``sigctl.export.native``).
     """
     started = time.perf_counter()
     loaded = artifact.load(run_dir)
-    pyramid, manifest, executor = loaded.pyramid.eval(), loaded.manifest, loaded.executor()
+    model, manifest, executor = loaded.model.eval(), loaded.manifest, loaded.executor()
     name = check_model_name(name or _default_name(manifest.name_hint))
     check_model_folder(Path(repository) / name)  # before any work: never into someone else's folder
-    for fmt in formats if native_repository else ():
-        for scale in range(pyramid.num_trained):
-            check_model_folder(Path(native_repository) / native_model_name(name, scale, fmt))
+    for native_name in native_model_names(name, executor.spec.graphs, tuple(formats)) if native_repository else ():
+        check_model_folder(Path(native_repository) / native_name)
+    served = ServedSpec(executor.spec, limits, tuple(formats), _provenance(name, manifest, Path(run_dir)), _scores(Path(run_dir)))
     parity: dict[str, float] = {}
 
     def build(folder: Path) -> None:
-        (folder / runtime.SCALES_DIR).mkdir()
-        for scale in range(pyramid.num_trained):
+        for graph in model.export_graphs():
             if "onnx" in formats:
-                graphs.export_onnx(pyramid, scale, runtime.graph_path(folder, scale, "onnx"))
+                graphs.export_onnx(graph, graph_path(folder, graph.spec.name, "onnx"))
             if "torchscript" in formats:
-                graphs.export_torchscript(pyramid, scale, runtime.graph_path(folder, scale, "torchscript"))
-        arrays = {f"scale_{n}": executor.reconstruction(n) for n in range(pyramid.num_trained)}
-        np.savez(folder / runtime.RECONSTRUCTIONS, reference=executor.reference(), reconstruction_noise=executor.reconstruction_noise(), **arrays)
-        metadata = _metadata(name, manifest, Path(run_dir), limits, formats)
-        (folder / runtime.METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
+                graphs.export_torchscript(graph, graph_path(folder, graph.spec.name, "torchscript"))
+        np.savez(folder / ARRAYS_FILE, reference=executor.reference(), reconstruction_input=executor.reconstruction_input())
+        served.write(folder)
         _copy_runtime(folder)
         for fmt in formats:
             parity[fmt] = check_parity(executor, folder, fmt)
 
-    config = TritonModelConfig(name=name, instance_count=instance_count, parameters=_config_parameters(pyramid, manifest, limits))
+    config = TritonModelConfig(name=name, instance_count=instance_count, parameters=served.config_parameters())
     version = publish_version(repository, name, build, config.to_pbtxt())
     folder = Path(repository) / name / str(version)
     native_models = publish_native(folder, native_repository, name, tuple(formats)) if native_repository else []
@@ -95,7 +96,7 @@ def export_artifact(
 
 
 def parity_cases(layout) -> list[tuple[int, int, int]]:
-    """(height, width, start scale): the training size, odd sizes, and coarse-to-fine start scales."""
+    """(height, width, start stage): the training size, odd sizes, and coarse-to-fine start stages."""
     height, width = layout.finest_size
     last = layout.num_scales - 1
     return [(height, width, 0), (37, 251, 0), (height + 7, width - 5, min(1, last)), (height, width, last)]
@@ -103,7 +104,7 @@ def parity_cases(layout) -> list[tuple[int, int, int]]:
 
 def check_parity(executor: TorchExecutor, folder: Path, fmt: str, seed: int = 0, num_samples: int = 2) -> float:
     """Worst max |served - eager| over ``parity_cases``; raises if above PARITY_TOLERANCE."""
-    served = runtime.PyramidRuntime(folder, engine=fmt)
+    served = runtime.ModelRuntime(folder, engine=fmt)
     worst = 0.0
     for height, width, start_scale in parity_cases(executor.layout):
         request = Request(MODE_SAMPLE, seed, num_samples, height, width, start_scale)
@@ -111,7 +112,7 @@ def check_parity(executor: TorchExecutor, folder: Path, fmt: str, seed: int = 0,
         worst = max(worst, difference)
         if difference > PARITY_TOLERANCE:
             raise ArtifactError(
-                f"{fmt} export differs from PyTorch by {difference:.2e} at {height}x{width} from scale {start_scale} "
+                f"{fmt} export differs from PyTorch by {difference:.2e} at {height}x{width} from stage {start_scale} "
                 f"(tolerance {PARITY_TOLERANCE}); nothing was published"
             )
     return worst
@@ -122,40 +123,25 @@ def _default_name(hint: str) -> str:
     return cleaned or "model"
 
 
-def _metadata(name, manifest, run_dir: Path, limits: RequestLimits, formats) -> dict:
+def _provenance(name: str, manifest, run_dir: Path) -> dict:
     return {
         "name": name,
         "sigctl_version": sigctl.__version__,
         "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "artifact_manifest_sha256": files.sha256_of(run_dir / files.MANIFEST),
-        "recipe": manifest.recipe,
         "training_image": manifest.image.source_name,
-        "sizes": [[s.height, s.width] for s in manifest.scales],
-        "scale_factor": manifest.scale_factor,
-        "size_rounding": manifest.size_rounding,
-        "noise_amplitudes": [s.noise_amplitude for s in manifest.scales],
-        "limits": limits.as_dict(),
-        "super_resolution_factor": manifest.super_resolution_factor,
-        "formats": list(formats),
+        "training_seconds": manifest.training_seconds,
     }
 
 
-def _config_parameters(pyramid, manifest, limits: RequestLimits) -> dict[str, str]:
-    height, width = pyramid.layout.finest_size
-    return {
-        "recipe": manifest.recipe,
-        "num_scales": str(pyramid.num_trained),
-        "scale_sizes": json.dumps([list(size) for size in pyramid.layout.sizes]),
-        "scale_factor": repr(pyramid.layout.scale_factor),
-        "size_rounding": pyramid.layout.size_rounding,
-        "noise_amplitudes": json.dumps([s.noise_amplitude for s in manifest.scales]),
-        "training_height": str(height),
-        "training_width": str(width),
-        "limits": json.dumps(limits.as_dict()),
-        "modes": json.dumps(list(MODES)),
-        "super_resolution_factor": json.dumps(manifest.super_resolution_factor),
-        "sigctl_version": sigctl.__version__,
-    }
+def _scores(run_dir: Path) -> dict | None:
+    """The artifact's quality scores (``eval.json``, written when training ends), if it has them."""
+    path = run_dir / "eval.json"
+    try:
+        return json.loads(path.read_text()) if path.is_file() else None
+    except (ValueError, UnicodeDecodeError, OSError):
+        log.warning("%s is unreadable; the export publishes no scores", path)
+        return None
 
 
 def _copy_runtime(folder: Path) -> None:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sigctl.core.operations import MODES, Request
+from sigctl.core.requests import MODES
+from sigctl.core.stages import Request
 from sigctl.errors import RequestError
 
 SEED = "SEED"

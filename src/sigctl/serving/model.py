@@ -20,10 +20,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import triton_python_backend_utils as pb_utils  # noqa: E402  (provided by Triton's python backend)
 
-from sigctl.core.requests import RequestLimits  # noqa: E402
 from sigctl.errors import RequestCancelled, SigctlError  # noqa: E402
 from sigctl.serving import contract  # noqa: E402
-from sigctl.serving.runtime import PyramidRuntime  # noqa: E402
+from sigctl.serving.runtime import ModelRuntime  # noqa: E402
+from sigctl.serving.spec import ServedSpec  # noqa: E402
 
 
 class TritonPythonModel:
@@ -32,7 +32,7 @@ class TritonPythonModel:
         use_gpu = args.get("model_instance_kind") == "GPU"
         device_id = int(args.get("model_instance_device_id") or 0)
         threads = int(os.environ.get("SIGCTL_RUNTIME_THREADS", "0"))
-        self.runtime = PyramidRuntime(folder, use_gpu=use_gpu, device_id=device_id, threads=threads, limits=_published_limits(args))
+        self.runtime = ModelRuntime(folder, use_gpu=use_gpu, device_id=device_id, threads=threads, limits=_published_limits(args))
 
     def execute(self, requests):
         return [self._answer(request) for request in requests]
@@ -59,10 +59,12 @@ class TritonPythonModel:
 
 
 def _published_limits(args):
-    """The limits this model's config.pbtxt advertises are the ones it enforces (None: the stored ones)."""
+    """The limits this model's config.pbtxt advertises are the ones it enforces (None: the version's own)."""
     parameters = json.loads(args.get("model_config") or "{}").get("parameters", {})
-    published = parameters.get("limits", {}).get("string_value")
-    return RequestLimits(**json.loads(published)) if published else None
+    published = {key: value.get("string_value", "") for key, value in parameters.items()}
+    if "model_spec" not in published:
+        return None
+    return ServedSpec.from_config_parameters(published).limits
 
 
 def _cancel_check(request):

@@ -17,7 +17,7 @@ from sigctl.config import TrainSettings, settings_from_dict
 from sigctl.core.images import MAX_TRAINING_PIXELS, load_rgb, load_rgb_shrunk, save_png
 from sigctl.core.paths import remove_temporaries
 from sigctl.core.pixels import resize, to_network, to_uint8
-from sigctl.core.pyramid import Pyramid
+from sigctl.core.models.singan import SinGANModel
 from sigctl.core.scales import PyramidLayout
 from sigctl.errors import RunStateError, SettingsError
 from sigctl.training.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
@@ -124,7 +124,7 @@ def training_context(settings: TrainSettings, reference: np.ndarray, layout: Pyr
     # Contiguous: at equal size resize returns its input's layout, which differs between a fresh run
     # (decoded image) and a resumed one (reference.png), and layout-sensitive kernels would then differ.
     reals = [torch.from_numpy(np.ascontiguousarray(resize(network_reference, h, w)))[None].to(device) for h, w in layout.sizes]
-    return TrainingContext(settings=settings, pyramid=Pyramid(layout, settings.network).to(device), reals=reals, device=device)
+    return TrainingContext(settings=settings, pyramid=SinGANModel(layout, settings.network, settings.super_resolution_factor).to(device), reals=reals, device=device)
 
 
 def stage_seed(seed: int, stage: int) -> int:
@@ -145,7 +145,7 @@ def _run(
     pyramid, first_stage, loss_log, previous_seconds = context.pyramid, 0, [], 0.0
     if checkpoint is not None:
         amplitudes = checkpoint.tensors["noise_amplitudes"].tolist()
-        pyramid = Pyramid.with_scales(layout, settings.network, amplitudes)
+        pyramid = SinGANModel.with_scales(layout, settings.network, amplitudes, settings.super_resolution_factor)
         pyramid.load_state_dict({k: v for k, v in checkpoint.tensors.items() if not k.startswith("recipe.")})
         context.pyramid = pyramid.to(device)
         first_stage, loss_log, previous_seconds = checkpoint.completed_stages, checkpoint.loss_log, checkpoint.training_seconds
@@ -184,7 +184,7 @@ def _run(
 
 
 def _finish(
-    run_dir: Path, pyramid: Pyramid, settings: TrainSettings, image_info: ImageInfo, reference: np.ndarray, loss_log: list[dict], seconds: float, device: torch.device
+    run_dir: Path, pyramid: SinGANModel, settings: TrainSettings, image_info: ImageInfo, reference: np.ndarray, loss_log: list[dict], seconds: float, device: torch.device
 ) -> Manifest:
     pyramid.eval()
     files.write_atomic(run_dir / files.LOSS_LOG, lambda tmp: tmp.write_text("".join(json.dumps(e) + "\n" for e in loss_log)))

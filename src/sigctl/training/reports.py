@@ -12,10 +12,11 @@ import numpy as np  # noqa: E402
 
 from sigctl.core.images import save_png  # noqa: E402
 from sigctl.core.pixels import make_grid, to_uint8  # noqa: E402
-from sigctl.core.pyramid import Pyramid, sample_images  # noqa: E402
+from sigctl.core.in_process import sample_images  # noqa: E402
+from sigctl.core.models.base import GenerativeModel  # noqa: E402
 
 
-def write_sample_grid(path: Path, pyramid: Pyramid, reference: np.ndarray, num_samples: int) -> None:
+def write_sample_grid(path: Path, pyramid: GenerativeModel, reference: np.ndarray, num_samples: int) -> None:
     """Reference, reconstruction, then random samples at the training size (seeds 0..n-1)."""
     reconstruction = to_uint8(pyramid.reconstruct()[0].cpu().numpy())
     samples = sample_images(pyramid, num_samples, seed=0)

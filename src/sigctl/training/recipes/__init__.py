@@ -5,9 +5,9 @@ from __future__ import annotations
 from sigctl.training.recipes.base import Recipe, TrainingContext
 from sigctl.training.recipes.singan import SinGANRecipe
 
-# Super-resolution trains exactly like SinGAN; what differs is in the settings (exact scale factor,
-# reconstruction weight 100) and in how the pyramid is applied (sigctl.core.super_resolution).
-RECIPES: dict[str, type[Recipe]] = {"singan": SinGANRecipe, "sr": SinGANRecipe}
+# Super-resolution is a SinGAN setting (super_resolution_factor: exact scale factor, reconstruction
+# weight 100), applied by sigctl.core.super_resolution.
+RECIPES: dict[str, type[Recipe]] = {"singan": SinGANRecipe}
 
 
 def make_recipe(context: TrainingContext) -> Recipe:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from sigctl.config import TrainSettings
-from sigctl.core.pyramid import Pyramid
+from sigctl.core.models.singan import SinGANModel
 
 
 @dataclass
@@ -21,7 +21,7 @@ class TrainingContext:
     """Everything a recipe trains from."""
 
     settings: TrainSettings
-    pyramid: Pyramid
+    pyramid: SinGANModel
     reals: list[torch.Tensor]  # the real image at each scale, 1x3xHxW in [-1, 1]
     device: torch.device
 

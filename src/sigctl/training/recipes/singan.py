@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from sigctl.core.pyramid import upsample
+from sigctl.core.models.singan import upsample
 from sigctl.core.generator import ScaleGenerator
 from sigctl.training import losses
 from sigctl.training.discriminator import PatchDiscriminator
