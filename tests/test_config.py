@@ -1,12 +1,12 @@
 import pytest
 
-from sigctl.config import LossSettings, TrainSettings, load_settings, preset_names
+from sigctl.config import LossSettings, SinGANSettings, load_settings, preset_names
 from sigctl.errors import SettingsError
 
 
 def test_paper_preset_is_the_paper():
     settings = load_settings("paper")
-    assert settings == TrainSettings()
+    assert settings == SinGANSettings()
     assert settings.pyramid.max_size == 250 and settings.pyramid.min_size == 25
     assert settings.optimizer.iterations_per_scale == 2000 and settings.optimizer.lr_decay_at == 0.8
     assert (settings.optimizer.discriminator_steps, settings.optimizer.generator_steps) == (3, 3)
@@ -38,22 +38,22 @@ def test_bad_settings_name_the_field(tmp_path):
 
 def test_a_super_resolution_factor_means_alpha_100_for_every_caller(tmp_path):
     # Through the Python API, not only the CLI: the rule lives in the settings.
-    for settings in (TrainSettings(super_resolution_factor=4.0), load_settings("tiny", overrides={"super_resolution_factor": 4.0})):
+    for settings in (SinGANSettings(super_resolution_factor=4.0), load_settings("tiny", overrides={"super_resolution_factor": 4.0})):
         assert settings.recipe == "singan" and settings.loss.reconstruction_weight == 100.0
     # An explicit alpha wins, from a config file or from Python.
     config = tmp_path / "sr.yaml"
     config.write_text("super_resolution_factor: 2.0\nloss:\n  reconstruction_weight: 30\n")
     assert load_settings("paper", config).loss.reconstruction_weight == 30
-    assert TrainSettings(super_resolution_factor=2.0, loss=LossSettings(reconstruction_weight=5.0)).loss.reconstruction_weight == 5.0
+    assert SinGANSettings(super_resolution_factor=2.0, loss=LossSettings(reconstruction_weight=5.0)).loss.reconstruction_weight == 5.0
     # Plain SinGAN keeps alpha 10, and sr without a factor is refused.
-    assert TrainSettings().loss.reconstruction_weight == 10.0
+    assert SinGANSettings().loss.reconstruction_weight == 10.0
     with pytest.raises(SettingsError, match="recipe"):
         load_settings("paper", overrides={"recipe": "sr"})  # super-resolution is a SinGAN setting, not a recipe
 
 
 def test_a_resolved_sr_run_reads_back_the_same_settings():
     settings = load_settings("tiny", overrides={"super_resolution_factor": 4.0})
-    assert TrainSettings.model_validate(settings.model_dump(mode="json")) == settings
+    assert SinGANSettings.model_validate(settings.model_dump(mode="json")) == settings
 
 
 def test_settings_that_would_crash_training_are_refused_when_read():

@@ -13,7 +13,7 @@ from torch import nn
 from sigctl import artifact
 from sigctl.artifact import files
 from sigctl.artifact.store import read_manifest
-from sigctl.config import NetworkSettings, TrainSettings, load_settings
+from sigctl.config import NetworkSettings, SinGANSettings, load_settings
 from sigctl.core.generator import ScaleGenerator
 from sigctl.core.pixels import resize, to_network
 from sigctl.core.scales import plan_reference, request_sizes
@@ -161,7 +161,7 @@ def test_plans_honour_max_size_and_the_sr_step_rounding():
     closest = load_settings("tiny", overrides={"pyramid": {"plan": "closest_factor"}})
     assert closest.fit_size(186, 248) == (24, 32)
     # log(2.2) / log(2^(1/3)) = 3.41: 3 steps
-    assert TrainSettings(super_resolution_factor=2.2).exact_scale_factor() == pytest.approx(2.2 ** (1 / 3))
+    assert SinGANSettings(super_resolution_factor=2.2).exact_scale_factor() == pytest.approx(2.2 ** (1 / 3))
 
 
 # -- resume and artifact --------------------------------------------------------------------------------

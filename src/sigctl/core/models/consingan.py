@@ -29,6 +29,14 @@ from sigctl.core.scales import PyramidLayout
 MODES = (MODE_SAMPLE, MODE_RECONSTRUCT, MODE_HARMONIZE, MODE_EDIT, MODE_ANIMATE)
 
 
+def stage_layout(sizes, stage_scales) -> PyramidLayout:
+    """ConSinGAN's stages as a layout: sizes at the training size, ``ceil(side x scale)`` for other
+    sizes (the reference's resize rule). ``scale_factor`` only describes the coarsest-to-finest span."""
+    sizes = tuple(tuple(size) for size in sizes)
+    span = min(sizes[-1]) / min(sizes[0])
+    return PyramidLayout(sizes=sizes, scale_factor=max(span, 1.0 + 1e-6), size_rounding="ceil", stage_scales=tuple(stage_scales))
+
+
 class ConSinGANConfig(BaseModel):
     """A ConSinGAN generator's shape: its stages and networks (weights are tensors beside it)."""
 
@@ -79,10 +87,7 @@ class ConSinGANModel(GenerativeModel):
 
     @property
     def layout(self) -> PyramidLayout:
-        sizes = tuple(tuple(size) for size in self._config.sizes)
-        finest, coarsest = sizes[-1], sizes[0]
-        span = min(finest) / min(coarsest)  # describes the coarsest-to-finest span only; sizes use stage_scales
-        return PyramidLayout(sizes=sizes, scale_factor=max(span, 1.0 + 1e-6), size_rounding="ceil", stage_scales=tuple(self._config.stage_scales))
+        return stage_layout(self._config.sizes, self._config.stage_scales)
 
     def grow(self, noise_amplitude: float) -> None:
         """Add the next stage: its block a copy of the newest (the reference's warm start)."""
