@@ -109,6 +109,14 @@ class TrainSettings(_Settings):
         True, description="Start a scale's networks from the previous scale's weights when their channel counts match (as the reference code does)."
     )
     report_samples: int = Field(8, ge=1, le=64, description="Random samples in the samples.png grid written at the end of training.")
+    checkpoint_interval_seconds: float = Field(
+        300.0,
+        ge=0,
+        description=(
+            "At most this much work is lost when a run is killed, s: inside a stage a checkpoint is written at the first log "
+            "window after this long since the last (one is always written after each stage); 0 = at every log window."
+        ),
+    )
     pyramid: PyramidSettings = PyramidSettings()
     network: NetworkSettings = NetworkSettings()
     optimizer: OptimizerSettings = OptimizerSettings()
