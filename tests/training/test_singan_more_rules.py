@@ -93,7 +93,7 @@ def test_the_pyramid_stores_the_amplitude_each_stage_trained_with():
         seen.append(recipe.noise_amplitude)
         recipe.step(0)
         recipe.end_stage()
-    assert recipe.context.pyramid.noise_amplitudes.tolist() == pytest.approx(seen, rel=1e-6)
+    assert recipe.model.noise_amplitudes.tolist() == pytest.approx(seen, rel=1e-6)
     assert seen[0] == 1.0 and seen[1] != seen[2]
 
 
@@ -103,7 +103,7 @@ def test_the_training_seed_reaches_the_noise_and_torchs_stream():
     begin(a, 0)
     begin(b, 0)
     assert b.noise.training_seed == 1
-    assert not torch.equal(a.context.pyramid.reconstruction_noise, b.context.pyramid.reconstruction_noise)
+    assert not torch.equal(a.model.reconstruction_noise, b.model.reconstruction_noise)
     assert not torch.equal(a.generator.body[0][0].weight, b.generator.body[0][0].weight)
 
 
@@ -192,8 +192,8 @@ def test_the_loaded_artifact_is_the_trained_pyramid(tiny_run):
 
     loaded = artifact.load(tiny_run)
     checkpoint = load_file(str(next((tiny_run / files.CHECKPOINTS).glob("stage_*.safetensors"))))
-    assert torch.equal(loaded.model.noise_amplitudes, checkpoint["noise_amplitudes"])
-    assert torch.equal(loaded.model.reconstruction_noise, checkpoint["reconstruction_noise"])
+    assert torch.equal(loaded.model.noise_amplitudes, checkpoint["model.noise_amplitudes"])
+    assert torch.equal(loaded.model.reconstruction_noise, checkpoint["model.reconstruction_noise"])
     assert loaded.spec.layout.size_rounding == "ceil"
     layout = loaded.model.layout
     assert request_sizes(layout, *layout.finest_size) == list(layout.sizes)

@@ -53,6 +53,11 @@ def train_stages(recipe, count: int, iterations: int = 2) -> None:
         recipe.end_stage()
 
 
+def floats(losses: dict[str, torch.Tensor]) -> dict[str, float]:
+    """A step's loss tensors read back, as the loop reads them once per log window."""
+    return {name: value.item() for name, value in losses.items()}
+
+
 def bilinear(image: torch.Tensor, size) -> torch.Tensor:
     return F.interpolate(image, size=tuple(size), mode="bilinear", align_corners=False)
 
@@ -74,12 +79,12 @@ def test_the_generator_step_uses_a_fresh_fake_with_gradients(stage):
     # A new noise draw, never seen by the D step ...
     assert recipe.noise.draws == draws_before + 1
     seed = training_noise_seed(recipe.settings.seed, stage, draws_before)
-    sizes = recipe.context.pyramid.layout.sizes
+    sizes = recipe.model.layout.sizes
     noises = [torch.from_numpy(scale_noise(seed, n, *sizes[n], single_channel=n == 0))[None] for n in range(stage + 1)]
     entering = torch.zeros_like(recipe.context.reals[0])
     with torch.no_grad():
         if stage > 0:
-            entering = upsample(recipe.context.pyramid.run(entering, noises[:-1]), sizes[stage])
+            entering = upsample(recipe.model.run(entering, noises[:-1]), sizes[stage])
         fake = generator_before(noises[-1] * recipe.noise_amplitude, entering)
         expected_adversarial = -discriminator(fake).mean().item()
     # ... whose adversarial loss is the one G was trained on,
@@ -110,7 +115,7 @@ def test_noise_amplitude_is_the_scale_times_the_rmse_of_the_upsampled_reconstruc
     recipe.end_stage()
     for stage in (1, 2):
         begin(recipe, stage)
-        pyramid, real = recipe.context.pyramid, recipe.context.reals[stage]
+        pyramid, real = recipe.model, recipe.context.reals[stage]
         reconstruction = bilinear(pyramid.reconstruct(up_to=stage), real.shape[-2:])
         expected = amplitude_scale * torch.sqrt(((reconstruction - real) ** 2).mean()).item()
         assert recipe.noise_amplitude == pytest.approx(expected, rel=1e-6)
@@ -126,7 +131,7 @@ def one_discriminator_step(gradient_penalty_weight: float):
     recipe = make({"loss": {"gradient_penalty_weight": gradient_penalty_weight}})
     begin(recipe, 0)
     torch.manual_seed(5)  # the same interpolation mix in both runs
-    losses = recipe.discriminator_step()
+    losses = floats(recipe.discriminator_step())
     return losses, [p.detach().clone() for p in recipe.discriminator.parameters()]
 
 
@@ -141,7 +146,7 @@ def test_the_gradient_penalty_weight_enters_the_discriminator_loss():
 def one_generator_step(reconstruction_weight: float):
     recipe = make({"loss": {"reconstruction_weight": reconstruction_weight}})
     begin(recipe, 0)
-    losses = recipe.generator_step()
+    losses = floats(recipe.generator_step())
     return losses, [p.detach().clone() for p in recipe.generator.parameters()]
 
 
@@ -193,7 +198,7 @@ def test_networks_start_from_the_previous_scale_only_where_channel_counts_match(
     recipe = make({**WARM, "init_from_previous_scale": warm_start})
     assert [recipe.settings.network.channels_at(n) for n in range(3)] == [4, 4, 8]
     train_stages(recipe, 1)
-    trained_generator, trained_discriminator = copy.deepcopy(recipe.context.pyramid.generators[0]), copy.deepcopy(recipe.discriminator)
+    trained_generator, trained_discriminator = copy.deepcopy(recipe.model.generators[0]), copy.deepcopy(recipe.discriminator)
 
     begin(recipe, 1)  # 4 channels, like scale 0
     fresh_generator, fresh_discriminator = fresh_networks(recipe, 1)
@@ -215,7 +220,7 @@ def test_the_reconstruction_path_feeds_z_star_at_the_coarsest_and_the_upsampled_
     recipe = make()
     begin(recipe, 0)
     real0 = recipe.context.reals[0]
-    z_star = recipe.context.pyramid.reconstruction_noise.clone()
+    z_star = recipe.model.reconstruction_noise.clone()
     # z* is hash noise of the stage's first draw, one channel repeated over RGB.
     seed = training_noise_seed(recipe.settings.seed, 0, 0)
     assert torch.equal(z_star[0], torch.from_numpy(scale_noise(seed, 0, *real0.shape[-2:], single_channel=True)))
@@ -230,7 +235,7 @@ def test_the_reconstruction_path_feeds_z_star_at_the_coarsest_and_the_upsampled_
     for stage in (1, 2):
         begin(recipe, stage)
         real = recipe.context.reals[stage]
-        entering = bilinear(recipe.context.pyramid.reconstruct(up_to=stage), real.shape[-2:])
+        entering = bilinear(recipe.model.reconstruct(up_to=stage), real.shape[-2:])
         generator = copy.deepcopy(recipe.generator)
         losses = recipe.generator_step()
         with torch.no_grad():
@@ -239,7 +244,7 @@ def test_the_reconstruction_path_feeds_z_star_at_the_coarsest_and_the_upsampled_
         assert losses["rec"] == pytest.approx(expected, rel=1e-6)
         recipe.end_stage()
     # z* survives the whole run unchanged.
-    assert torch.equal(recipe.context.pyramid.reconstruction_noise, z_star)
+    assert torch.equal(recipe.model.reconstruction_noise, z_star)
 
 
 # -- randomness -------------------------------------------------------------------------------------
@@ -278,6 +283,6 @@ def test_the_reconstruction_entering_a_scale_is_the_bilinearly_upsampled_previou
     recipe = make()
     train_stages(recipe, 1)
     begin(recipe, 1)
-    expected = bilinear(recipe.context.pyramid.reconstruct(up_to=1), recipe.context.reals[1].shape[-2:])
+    expected = bilinear(recipe.model.reconstruct(up_to=1), recipe.context.reals[1].shape[-2:])
     assert torch.equal(recipe.reconstruction_entering, expected)
     assert np.allclose(recipe.reconstruction_entering.shape[-2:], recipe.context.reals[1].shape[-2:])

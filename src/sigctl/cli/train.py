@@ -33,7 +33,7 @@ def train_command(
     resume: Annotated[Optional[Path], typer.Option(help="Continue the interrupted run in this directory.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved settings and the pyramid, then exit.")] = False,
 ) -> None:
-    """Train a generator pyramid on one image; Ctrl-C keeps finished scales for --resume."""
+    """Train a generator pyramid on one image; Ctrl-C keeps the last checkpoint for --resume."""
     if resume is not None:
         if image is not None:
             raise SettingsError("give either IMAGE (a new run) or --resume DIR, not both")
@@ -101,7 +101,7 @@ def _run_with_progress(start, run_dir: Path) -> None:
         with progress:
             manifest = start(observer)
     except KeyboardInterrupt:
-        error_console.print(f"interrupted: finished scales are kept; continue with  sigctl train --resume {run_dir}")
+        error_console.print(f"interrupted: training up to the last checkpoint is kept; continue with  sigctl train --resume {run_dir}")
         raise typer.Exit(INTERRUPTED_EXIT) from None
     console.print(
         f"trained {manifest.recipe} in {manifest.training_seconds:.0f} s -> {run_dir} "
@@ -121,12 +121,19 @@ class _ProgressObserver(loop.TrainingObserver):
         self.overall = self.progress.add_task("total", total=sum(iterations), completed=sum(iterations[:first_stage]), losses="")
         self.current = None
 
-    def stage_started(self, stage: int) -> None:
+    def stage_started(self, stage: int, first_iteration: int = 0) -> None:
         if self.current is not None:
             self.progress.remove_task(self.current)
-        self.current = self.progress.add_task(f"scale {stage + 1}/{self.num_stages}", total=self.iterations[stage], losses="")
+        self.current = self.progress.add_task(
+            f"scale {stage + 1}/{self.num_stages}", total=self.iterations[stage], completed=first_iteration, losses=""
+        )
+        self.progress.advance(self.overall, first_iteration)
 
-    def step(self, stage: int, iteration: int, losses: dict[str, float]) -> None:
-        text = " ".join(f"{name} {value:+.3f}" for name, value in losses.items())
-        self.progress.update(self.current, advance=1, losses=text)
+    def step(self, stage: int, iteration: int) -> None:
+        # Counts only: the losses come once per log window (reading them every step would wait for the GPU).
+        self.progress.advance(self.current)
         self.progress.advance(self.overall)
+
+    def window_closed(self, stage: int, iteration: int, losses: dict[str, float]) -> None:
+        text = " ".join(f"{name} {value:+.3f}" for name, value in losses.items())
+        self.progress.update(self.current, losses=text)

@@ -1,10 +1,12 @@
-"""The stage loop shared by every recipe: start, resume, checkpoints, logs, and the final artifact."""
+"""A training run's life: a new run directory or a resumed one, the stage loop, and the final artifact.
+
+The iterations themselves, their logs and checkpoints are ``sigctl.training.stage_loop``'s.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,29 +19,20 @@ from sigctl.config import TrainSettings, settings_from_dict
 from sigctl.core.images import MAX_TRAINING_PIXELS, load_rgb, load_rgb_shrunk, save_png
 from sigctl.core.paths import remove_temporaries
 from sigctl.core.pixels import resize, to_network, to_uint8
-from sigctl.core.models.singan import SinGANModel
+from sigctl.core.models.base import GenerativeModel
 from sigctl.core.scales import PyramidLayout
 from sigctl.errors import RunStateError, SettingsError
-from sigctl.training.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
+from sigctl.training.checkpoints import Checkpoint, load_checkpoint
 from sigctl.training.recipes import TrainingContext, make_recipe
 from sigctl.training.reports import write_loss_plot, write_sample_grid
+from sigctl.training.rng import stage_seed
+from sigctl.training.stage_loop import LOG_POINTS_PER_STAGE, TrainingObserver, run_stages
 
 log = logging.getLogger(__name__)
 
 RUN_INFO = "run.json"  # image provenance, written at the start of a run
-LOG_POINTS_PER_STAGE = 100
 
-
-class TrainingObserver:
-    """Hooks the loop calls; the CLI draws a progress bar with them. Defaults do nothing."""
-
-    def run_started(self, num_stages: int, first_stage: int, iterations: list[int]) -> None: ...
-
-    def stage_started(self, stage: int) -> None: ...
-
-    def step(self, stage: int, iteration: int, losses: dict[str, float]) -> None: ...
-
-    def stage_finished(self, stage: int) -> None: ...
+__all__ = ["LOG_POINTS_PER_STAGE", "TrainingObserver", "prepare_reference", "resolve_device", "resume", "stage_seed", "train", "training_context"]
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -85,7 +78,7 @@ def train(image_path: Path, run_dir: Path, settings: TrainSettings, observer: Tr
 
 
 def resume(run_dir: Path, observer: TrainingObserver | None = None) -> Manifest:
-    """Continue an interrupted run from its last finished stage, with the settings it started with."""
+    """Continue an interrupted run from its last checkpoint, with the settings it started with."""
     run_dir = Path(run_dir)
     if (run_dir / files.MANIFEST).exists():
         raise RunStateError(f"{run_dir} already holds a finished artifact; nothing to resume")
@@ -119,17 +112,12 @@ def _check_new_run_dir(run_dir: Path) -> None:
 
 
 def training_context(settings: TrainSettings, reference: np.ndarray, layout: PyramidLayout, device: torch.device) -> TrainingContext:
-    """What a recipe trains from: an empty pyramid and the real image at every scale (1x3xHxW in [-1, 1])."""
+    """What a recipe trains from: the planned layout and the real image at every scale (1x3xHxW in [-1, 1])."""
     network_reference = to_network(reference)
     # Contiguous: at equal size resize returns its input's layout, which differs between a fresh run
     # (decoded image) and a resumed one (reference.png), and layout-sensitive kernels would then differ.
     reals = [torch.from_numpy(np.ascontiguousarray(resize(network_reference, h, w)))[None].to(device) for h, w in layout.sizes]
-    return TrainingContext(settings=settings, pyramid=SinGANModel(layout, settings.network, settings.super_resolution_factor).to(device), reals=reals, device=device)
-
-
-def stage_seed(seed: int, stage: int) -> int:
-    # Each stage's randomness depends only on (seed, stage), so a resumed run equals an uninterrupted one.
-    return seed * 10_007 + stage
+    return TrainingContext(settings=settings, layout=layout, reals=reals, device=device)
 
 
 def _run(
@@ -141,53 +129,18 @@ def _run(
     layout = settings.plan_pyramid(image_info.source_height, image_info.source_width)
     if layout.finest_size != reference.shape[:2]:
         raise RunStateError(f"{run_dir}: its reference image is {reference.shape[0]}x{reference.shape[1]}, not the planned {layout.finest_size}")
-    context = training_context(settings, reference, layout, device)
-    pyramid, first_stage, loss_log, previous_seconds = context.pyramid, 0, [], 0.0
-    if checkpoint is not None:
-        amplitudes = checkpoint.tensors["noise_amplitudes"].tolist()
-        pyramid = SinGANModel.with_scales(layout, settings.network, amplitudes, settings.super_resolution_factor)
-        pyramid.load_state_dict({k: v for k, v in checkpoint.tensors.items() if not k.startswith("recipe.")})
-        context.pyramid = pyramid.to(device)
-        first_stage, loss_log, previous_seconds = checkpoint.completed_stages, checkpoint.loss_log, checkpoint.training_seconds
-        log.info("resuming %s after stage %d", run_dir, first_stage)
-
-    recipe = make_recipe(context)
-    if checkpoint is not None:
-        recipe.load_extra_state({k.removeprefix("recipe."): v for k, v in checkpoint.tensors.items() if k.startswith("recipe.")})
-
-    observer.run_started(recipe.num_stages(), first_stage, [recipe.iterations(s) for s in range(recipe.num_stages())])
-    started = time.perf_counter()
-    for stage in range(first_stage, recipe.num_stages()):
-        torch.manual_seed(stage_seed(settings.seed, stage))
-        recipe.begin_stage(stage)
-        observer.stage_started(stage)
-        iterations = recipe.iterations(stage)
-        window = max(1, iterations // LOG_POINTS_PER_STAGE)
-        sums: dict[str, float] = {}
-        for iteration in range(iterations):
-            losses = recipe.step(iteration)
-            observer.step(stage, iteration, losses)
-            for name, value in losses.items():
-                sums[name] = sums.get(name, 0.0) + value
-            if (iteration + 1) % window == 0 or iteration == iterations - 1:
-                count = window if (iteration + 1) % window == 0 else (iteration + 1) % window
-                loss_log.append({"stage": stage, "iteration": iteration, **{k: v / count for k, v in sums.items()}})
-                sums = {}
-        recipe.end_stage()
-        tensors = dict(pyramid.state_dict())
-        tensors.update({f"recipe.{k}": v for k, v in recipe.extra_state().items()})
-        elapsed = previous_seconds + time.perf_counter() - started
-        save_checkpoint(run_dir, Checkpoint(stage + 1, elapsed, loss_log, tensors))
-        observer.stage_finished(stage)
-
-    return _finish(run_dir, pyramid, settings, image_info, reference, loss_log, previous_seconds + time.perf_counter() - started, device)
+    recipe = make_recipe(training_context(settings, reference, layout, device))
+    result = run_stages(
+        recipe, run_dir, checkpoint, observer, seed=settings.seed, checkpoint_interval_seconds=settings.checkpoint_interval_seconds
+    )
+    return _finish(run_dir, recipe.model, settings, image_info, reference, result.loss_log, result.training_seconds, device)
 
 
 def _finish(
-    run_dir: Path, pyramid: SinGANModel, settings: TrainSettings, image_info: ImageInfo, reference: np.ndarray, loss_log: list[dict], seconds: float, device: torch.device
+    run_dir: Path, model: GenerativeModel, settings: TrainSettings, image_info: ImageInfo, reference: np.ndarray, loss_log: list[dict], seconds: float, device: torch.device
 ) -> Manifest:
-    pyramid.eval()
+    model.eval()
     files.write_atomic(run_dir / files.LOSS_LOG, lambda tmp: tmp.write_text("".join(json.dumps(e) + "\n" for e in loss_log)))
     write_loss_plot(run_dir / files.LOSS_PLOT, loss_log)
-    write_sample_grid(run_dir / files.SAMPLES, pyramid, reference, settings.report_samples)
-    return artifact.save(run_dir, pyramid, settings, image_info, training_seconds=seconds, device=str(device))
+    write_sample_grid(run_dir / files.SAMPLES, model, reference, settings.report_samples)
+    return artifact.save(run_dir, model, settings, image_info, training_seconds=seconds, device=str(device))

@@ -1,4 +1,9 @@
-"""WGAN-GP and reconstruction losses as SinGAN uses them."""
+"""Losses as objects (stylegan3's ``Loss`` pattern), so a recipe swaps a loss without copying its step.
+
+A loss object runs the networks it scores and returns tensors; it never reads a value back from
+the device (the loop does that once per log window). The plain functions below are the math,
+pinned in closed form by the tests.
+"""
 
 from __future__ import annotations
 
@@ -30,3 +35,37 @@ def generator_wgan_loss(fake_scores: torch.Tensor) -> torch.Tensor:
 
 def reconstruction_loss(reconstruction: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(reconstruction, real)
+
+
+class WGANGP:
+    """The Wasserstein loss with gradient penalty, both sides of it (SinGAN's adversarial loss)."""
+
+    def __init__(self, gradient_penalty_weight: float):
+        self.gradient_penalty_weight = gradient_penalty_weight
+
+    def discriminator_loss(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """D's loss to minimise, and the named terms to log ("d" the total, "gp" the raw penalty).
+
+        Scored in the order real, fake, interpolates: a BatchNorm discriminator in training mode
+        updates its running statistics on every call, so the order is part of the result.
+        """
+        real_scores = discriminator(real)
+        fake_scores = discriminator(fake)
+        penalty = gradient_penalty(discriminator, real, fake)
+        loss = discriminator_wgan_loss(real_scores, fake_scores) + self.gradient_penalty_weight * penalty
+        return loss, {"d": loss.detach(), "gp": penalty.detach()}
+
+    def generator_loss(self, discriminator: nn.Module, fake: torch.Tensor) -> torch.Tensor:
+        """G's adversarial loss on ``fake`` (which must carry gradients into G)."""
+        return generator_wgan_loss(discriminator(fake))
+
+
+class ReconstructionMSE:
+    """alpha x MSE between the reconstruction and the real image (alpha: the settings' weight)."""
+
+    def __init__(self, weight: float):
+        self.weight = weight
+
+    def __call__(self, reconstruction: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """The unweighted MSE; the caller adds ``weight x`` it to G's loss (and logs it raw)."""
+        return reconstruction_loss(reconstruction, real)

@@ -12,14 +12,14 @@ import numpy as np  # noqa: E402
 
 from sigctl.core.images import save_png  # noqa: E402
 from sigctl.core.pixels import make_grid, to_uint8  # noqa: E402
-from sigctl.core.in_process import sample_images  # noqa: E402
+from sigctl.core.in_process import TorchExecutor, sample_images  # noqa: E402
 from sigctl.core.models.base import GenerativeModel  # noqa: E402
 
 
-def write_sample_grid(path: Path, pyramid: GenerativeModel, reference: np.ndarray, num_samples: int) -> None:
+def write_sample_grid(path: Path, model: GenerativeModel, reference: np.ndarray, num_samples: int) -> None:
     """Reference, reconstruction, then random samples at the training size (seeds 0..n-1)."""
-    reconstruction = to_uint8(pyramid.reconstruct()[0].cpu().numpy())
-    samples = sample_images(pyramid, num_samples, seed=0)
+    reconstruction = to_uint8(TorchExecutor(model).reconstruction()[0])
+    samples = sample_images(model, num_samples, seed=0)
     save_png(path, make_grid([reference, reconstruction, *samples]))
 
 
