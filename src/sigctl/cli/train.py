@@ -12,24 +12,25 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sigctl.cli.common import INTERRUPTED_EXIT, command, console, error_console
 from sigctl.cli.running import check_writable_output
-from sigctl.config import load_settings, preset_names
-from sigctl.core.generator import generator_macs
+from sigctl.config import SETTINGS_CLASSES, load_settings, preset_names, read_config_file, resolve_recipe, set_path
+from sigctl.core.models.cost import stage_macs
 from sigctl.errors import SettingsError
 from sigctl.training import loop
+from sigctl.training.recipes import RECIPES
 
 
 @command
 def train_command(
     image: Annotated[Optional[Path], typer.Argument(help="Training image (PNG, JPEG, ...).", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Run directory to create [default: runs/IMAGE_NAME].")] = None,
-    preset: Annotated[str, typer.Option(help=f"Settings preset: {', '.join(preset_names())}.")] = "paper",
+    preset: Annotated[str, typer.Option(help=f"Settings preset of the recipe: {', '.join(preset_names())}.")] = "paper",
     config: Annotated[Optional[Path], typer.Option(help="YAML file of settings merged over the preset.")] = None,
     recipe: Annotated[Optional[str], typer.Option(help="Training recipe: singan or consingan.")] = None,
     factor: Annotated[Optional[float], typer.Option(help="Train SinGAN for super-resolution by this factor (reconstruction weight 100 unless set).")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Training seed.")] = None,
-    max_size: Annotated[Optional[int], typer.Option(help="Longer side of the finest scale, px.")] = None,
-    iterations: Annotated[Optional[int], typer.Option(help="Iterations per scale.")] = None,
+    max_size: Annotated[Optional[int], typer.Option(help="Longer side of the finest stage, px.")] = None,
+    iterations: Annotated[Optional[int], typer.Option(help="Iterations per stage.")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the interrupted run in this directory.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved settings and the pyramid, then exit.")] = False,
 ) -> None:
@@ -46,12 +47,14 @@ def train_command(
         if value is not None:
             overrides[key] = value
     if factor is not None:
-        # The settings turn a factor into the sr recipe with alpha 100 (unless the config sets alpha).
+        # The settings turn a factor into super-resolution with alpha 100 (unless the config sets alpha).
         overrides["super_resolution_factor"] = factor
+    # --max-size and --iterations name a different setting in each recipe's settings.
+    chosen = SETTINGS_CLASSES[resolve_recipe(read_config_file(config) if config else {}, overrides)]
     if max_size is not None:
-        overrides["pyramid"] = {"max_size": max_size}
+        overrides = set_path(overrides, chosen.max_size_path, max_size)
     if iterations is not None:
-        overrides["optimizer"] = {"iterations_per_scale": iterations}
+        overrides = set_path(overrides, chosen.iterations_path, iterations)
     settings = load_settings(preset, config, overrides)
     run_dir = out or Path("runs") / image.stem
     if dry_run:
@@ -66,21 +69,22 @@ def train_command(
 
 
 def _print_plan(layout, settings) -> None:
+    model = RECIPES[settings.recipe].untrained_model(settings, layout)
+    spec, macs = model.spec(settings.recipe), stage_macs(model)
+    channels = spec.extra.get("stage_channels")
     table = Table()
-    for column in ("scale", "size", "channels", "GMAC per sample"):
+    for column in ("stage", "size", "channels" if channels else "noise channels", "GMAC per sample"):
         table.add_column(column, justify="right")
-    total = 0
-    for scale, (height, width) in enumerate(layout.sizes):
-        channels = settings.network.channels_at(scale)
-        macs = generator_macs(channels, settings.network, height, width)
-        total += macs
-        table.add_row(str(scale), f"{height}x{width}", str(channels), f"{macs / 1e9:.2f}")
-    table.add_row("all", "", "", f"{total / 1e9:.1f}")
+    for stage, (height, width) in enumerate(layout.sizes):
+        shown = channels[stage] if channels else spec.noises[stage].channels
+        table.add_row(str(stage), f"{height}x{width}", str(shown), f"{macs[stage] / 1e9:.2f}")
+    table.add_row("all", "", "", f"{sum(macs) / 1e9:.1f}")
     height, width = layout.finest_size
+    parameters = sum(p.numel() for p in model.parameters())
+    plan = f"{settings.pyramid.plan} plan" if settings.recipe == "singan" else f"{settings.stages.spacing} spacing"
     console.print(
-        f"pyramid ({settings.pyramid.plan} plan): {layout.num_scales} scales, factor {layout.scale_factor:.4f}, "
-        f"finest {height}x{width} with {settings.network.channels_at(layout.num_scales - 1)} channels, "
-        f"{total / 1e9:.1f} GMAC per sample",
+        f"{settings.recipe} ({plan}): {layout.num_scales} stages, finest {height}x{width}, "
+        f"{parameters / 1e6:.2f} M generator parameters, {sum(macs) / 1e9:.1f} GMAC per sample",
         soft_wrap=True,
     )
     console.print(table)
@@ -125,7 +129,7 @@ class _ProgressObserver(loop.TrainingObserver):
         if self.current is not None:
             self.progress.remove_task(self.current)
         self.current = self.progress.add_task(
-            f"scale {stage + 1}/{self.num_stages}", total=self.iterations[stage], completed=first_iteration, losses=""
+            f"stage {stage + 1}/{self.num_stages}", total=self.iterations[stage], completed=first_iteration, losses=""
         )
         self.progress.advance(self.overall, first_iteration)
 

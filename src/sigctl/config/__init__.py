@@ -27,7 +27,8 @@ from sigctl.core.models.singan_config import NetworkSettings, PaddingMode  # noq
 from sigctl.errors import SettingsError
 
 TrainSettings = Annotated[Union[SinGANSettings, ConSinGANSettings], Field(discriminator="recipe")]
-RECIPE_NAMES = ("singan", "consingan")
+SETTINGS_CLASSES: dict[str, type[RunSettings]] = {"singan": SinGANSettings, "consingan": ConSinGANSettings}
+RECIPE_NAMES = tuple(SETTINGS_CLASSES)
 DEFAULT_RECIPE = "singan"
 _TRAIN_SETTINGS = TypeAdapter(TrainSettings)
 
@@ -46,15 +47,36 @@ def load_settings(preset: str = "paper", config_file: Path | None = None, overri
     The recipe is the one the overrides or the config file name (default singan); its presets apply.
     """
     from_file = read_config_file(config_file) if config_file is not None else {}
-    recipe = (overrides or {}).get("recipe") or from_file.get("recipe") or DEFAULT_RECIPE
-    if recipe not in RECIPE_NAMES:
-        raise SettingsError(f"unknown recipe {recipe!r}; available: {', '.join(RECIPE_NAMES)}")
+    recipe = resolve_recipe(from_file, overrides)
     if preset not in preset_names(recipe):
         raise SettingsError(f"unknown preset {preset!r} for recipe {recipe}; available: {', '.join(preset_names(recipe))}")
     merged = _read_yaml_text((resources.files("sigctl") / "presets" / recipe / f"{preset}.yaml").read_text(), f"preset {recipe}/{preset}")
     merged = _deep_merge({**merged, "recipe": recipe}, from_file)
     merged = _deep_merge(merged, overrides or {})
     return settings_from_dict(merged, source=str(config_file or f"preset {recipe}/{preset}"))
+
+
+def resolve_recipe(config_values: dict[str, Any], overrides: dict[str, Any] | None) -> str:
+    """The recipe the overrides name, else the config file's, else singan; refused if unknown."""
+    recipe = (overrides or {}).get("recipe") or config_values.get("recipe") or DEFAULT_RECIPE
+    if recipe not in RECIPE_NAMES:
+        raise SettingsError(f"unknown recipe {recipe!r}; available: {', '.join(RECIPE_NAMES)}")
+    return recipe
+
+
+def set_path(values: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """``values`` with the nested key ``path`` set (e.g. ("optimizer", "iterations_per_stage"))."""
+    if len(path) == 1:
+        return {**values, path[0]: value}
+    return {**values, path[0]: set_path(dict(values.get(path[0]) or {}), path[1:], value)}
+
+
+def get_path(settings: Settings, path: tuple[str, ...]) -> Any:
+    """The setting at the nested key ``path`` of resolved settings."""
+    value: Any = settings
+    for key in path:
+        value = getattr(value, key)
+    return value
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

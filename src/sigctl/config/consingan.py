@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -59,6 +59,9 @@ class ConSinGANSettings(RunSettings):
     """ConSinGAN: a growing feature-space generator, the newest stages trained concurrently."""
 
     recipe: Literal["consingan"] = Field("consingan", description="Training recipe.")
+    # Where the CLI's --max-size and --iterations go in this recipe's settings.
+    max_size_path: ClassVar[tuple[str, ...]] = ("stages", "max_size")
+    iterations_path: ClassVar[tuple[str, ...]] = ("optimizer", "iterations_per_stage")
     stages: StageSettings = StageSettings()
     network: ConSinGANNetworkSettings = ConSinGANNetworkSettings()
     optimizer: ConSinGANOptimizerSettings = ConSinGANOptimizerSettings()

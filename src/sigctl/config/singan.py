@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
 from pydantic import Field, model_validator
 
@@ -45,6 +45,9 @@ class SinGANSettings(RunSettings):
     """SinGAN: scales trained one at a time, coarse to fine (seeds 001/002)."""
 
     recipe: Literal["singan"] = Field("singan", description="Training recipe.")
+    # Where the CLI's --max-size and --iterations go in this recipe's settings.
+    max_size_path: ClassVar[tuple[str, ...]] = ("pyramid", "max_size")
+    iterations_path: ClassVar[tuple[str, ...]] = ("optimizer", "iterations_per_scale")
     super_resolution_factor: Optional[float] = Field(
         None, gt=1.0, le=16.0,
         description="Train for super-resolution by this factor F: scales are spaced by r = F^(1/k) with r closest to 2^(1/3), alpha 100 unless set.",

@@ -15,7 +15,7 @@ import torch
 from sigctl import artifact
 from sigctl.artifact import files
 from sigctl.artifact.manifest import ImageInfo, Manifest
-from sigctl.config import TrainSettings, settings_from_dict
+from sigctl.config import TrainSettings, get_path, settings_from_dict
 from sigctl.core.images import MAX_TRAINING_PIXELS, load_rgb, load_rgb_shrunk, save_png
 from sigctl.core.paths import remove_temporaries
 from sigctl.core.pixels import resize, to_network, to_uint8
@@ -50,7 +50,7 @@ def prepare_reference(image_path: Path, settings: TrainSettings) -> tuple[np.nda
     few times ``max_size`` (the only size training needs), so memory stays bounded; sizes are
     planned from the file's own size.
     """
-    rgb, (source_height, source_width) = load_rgb_shrunk(image_path, shrink_to=settings.pyramid.max_size)
+    rgb, (source_height, source_width) = load_rgb_shrunk(image_path, shrink_to=get_path(settings, settings.max_size_path))
     height, width = settings.fit_size(source_height, source_width)
     reference = to_uint8(resize(to_network(rgb), height, width))
     settings.plan_pyramid(source_height, source_width)

@@ -41,6 +41,11 @@ class Recipe(ABC):
         self.settings = context.settings
         self.model: nn.Module = self.build_model()
 
+    @classmethod
+    @abstractmethod
+    def untrained_model(cls, settings: TrainSettings, layout: PyramidLayout) -> nn.Module:
+        """The whole model these settings train, every stage present and untrained (for plans and costs)."""
+
     @abstractmethod
     def build_model(self) -> nn.Module:
         """The untrained model, on the context's device; the loop saves it as the artifact at the end."""

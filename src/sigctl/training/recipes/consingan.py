@@ -25,8 +25,10 @@ from typing import Any
 
 import torch
 
+from sigctl.config import ConSinGANSettings
 from sigctl.core.models.consingan import ConSinGANConfig, ConSinGANModel
 from sigctl.core.models.consingan_networks import ConSinGANDiscriminator
+from sigctl.core.scales import PyramidLayout
 from sigctl.core.stages import unit_noise
 from sigctl.training import losses
 from sigctl.training.noise import TrainingNoise, training_noise_seed
@@ -50,17 +52,22 @@ class ConSinGANRecipe(Recipe):
 
     # -- what the recipe is made of ---------------------------------------------------------------
 
-    def model_config(self) -> ConSinGANConfig:
-        network, layout = self.settings.network, self.context.layout
+    @staticmethod
+    def model_config(settings: ConSinGANSettings, layout: PyramidLayout) -> ConSinGANConfig:
+        network = settings.network
         return ConSinGANConfig(
             sizes=list(layout.sizes), stage_scales=list(layout.stage_scales), channels=network.channels,
             kernel_size=network.kernel_size, layers_per_block=network.layers_per_block, leaky_relu_slope=network.leaky_relu_slope,
             batch_norm=network.batch_norm, mode=network.mode,
-            reconstruction_seed=training_noise_seed(self.settings.seed, RECONSTRUCTION_STREAM, 0),
+            reconstruction_seed=training_noise_seed(settings.seed, RECONSTRUCTION_STREAM, 0),
         )
 
+    @classmethod
+    def untrained_model(cls, settings: ConSinGANSettings, layout: PyramidLayout) -> ConSinGANModel:
+        return ConSinGANModel(cls.model_config(settings, layout), layout.num_scales)
+
     def build_model(self, num_stages: int = 1) -> ConSinGANModel:
-        model = ConSinGANModel(self.model_config(), num_stages)
+        model = ConSinGANModel(self.model_config(self.settings, self.context.layout), num_stages)
         model.coarsest_real.copy_(self.context.reals[0])
         return model.to(self.context.device)
 

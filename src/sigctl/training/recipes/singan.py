@@ -32,6 +32,11 @@ class SinGANRecipe(Recipe):
 
     # -- what the recipe is made of ---------------------------------------------------------------
 
+    @classmethod
+    def untrained_model(cls, settings, layout) -> SinGANModel:
+        amplitudes = [1.0] + [settings.loss.noise_amplitude_scale] * (layout.num_scales - 1)
+        return SinGANModel.with_scales(layout, settings.network, amplitudes, settings.super_resolution_factor)
+
     def build_model(self) -> SinGANModel:
         settings = self.settings
         return SinGANModel(self.context.layout, settings.network, settings.super_resolution_factor).to(self.context.device)
