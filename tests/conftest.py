@@ -59,7 +59,8 @@ ZOO = {
     "stone": ("train/stone.png", {}),
     "starry_night": ("train/starry_night.png", {}),
     "lightning": ("train/lightning1.png", {}),
-    "lowres_sr": ("train/33039_LR.png", {"super_resolution_factor": 4.0}),  # the settings make it the sr recipe
+    "lowres_sr": ("train/33039_LR.png", {"super_resolution_factor": 4.0}),  # SinGAN trained for super-resolution
+    "balloons_consingan": ("train/balloons.png", {"recipe": "consingan"}),  # ConSinGAN's tiny preset
 }
 
 

@@ -1,0 +1,83 @@
+"""Both recipes, through the real server: every mode a model lists answers as in process (within
+one level, under 1 % of values), a mode it does not list is refused naming the recipe and its modes,
+and the served config publishes what the model is."""
+
+import numpy as np
+import pytest
+
+from sigctl import artifact
+from sigctl.client import RequestRejected, SigClient
+from sigctl.core.images import load_rgb
+from sigctl.core.operations import Request, execute
+from sigctl.core.pixels import resize_uint8
+from sigctl.errors import RequestError
+
+from ..conftest import IMAGES
+
+MODELS = {"singan": "balloons", "consingan": "balloons_consingan"}
+NAIVE = IMAGES / "harmonization" / "starry_night_naive.png"
+NAIVE_MASK = IMAGES / "harmonization" / "starry_night_naive_mask.png"
+
+
+def _request(mode: str) -> Request:
+    """A valid request of every mode, at an odd size where the mode takes one."""
+    naive = load_rgb(NAIVE)
+    mask = load_rgb(NAIVE_MASK).max(axis=2)
+    return {
+        "sample": Request("sample", seed=3, num_samples=2, height=37, width=61),
+        "reconstruct": Request("reconstruct"),
+        "paint": Request("paint", seed=3, image=load_rgb(IMAGES / "paint" / "cows.png")),
+        "edit": Request("edit", seed=3, image=naive, mask=mask, height=40, width=52),
+        "harmonize": Request("harmonize", seed=3, image=naive, mask=mask),
+        "super_resolve": Request("super_resolve", seed=3, image=np.zeros((20, 24, 3), np.uint8), sr_factor=2.0),
+        "animate": Request("animate", seed=3, frames=4, height=30, width=44),
+    }[mode]
+
+
+def _listed(recipe: str, zoo_runs, tiny_run) -> tuple[str, list[str]]:
+    run = tiny_run if MODELS[recipe] == "balloons" else zoo_runs / MODELS[recipe]
+    return run, list(artifact.load(run).spec.modes)
+
+
+@pytest.mark.parametrize("recipe", sorted(MODELS))
+def test_every_listed_mode_and_start_stage_answers_over_grpc_as_in_process(triton, zoo, tiny_run, recipe):
+    run, modes = _listed(recipe, zoo, tiny_run)
+    executor = artifact.load(run).executor()
+    requests = [_request(mode) for mode in modes]
+    requests += [Request("sample", seed=5, num_samples=1, height=33, width=90, start_scale=s) for s in range(executor.spec.num_stages)]
+    with SigClient(triton.settings.grpc_url, MODELS[recipe]) as client:
+        info = client.info()
+        assert info.recipe == recipe and info.modes == modes and info.stage_sizes == list(executor.spec.layout.sizes)
+        for request in requests:
+            local, served = execute(executor, request), client.run(request)
+            assert served.shape == local.shape, request.mode
+            difference = np.abs(served.astype(int) - local.astype(int))
+            assert difference.max() <= 1 and (difference > 0).mean() < 0.01, (request.mode, request.start_scale)
+
+
+def test_consingan_lists_its_modes_and_refuses_the_others_in_process_and_over_grpc(triton, zoo):
+    executor = artifact.load(zoo / "balloons_consingan").executor()
+    assert executor.spec.modes == ("sample", "reconstruct", "harmonize", "edit", "animate")
+    for mode in ("paint", "super_resolve"):
+        with pytest.raises(RequestError, match=rf"the consingan model does not answer {mode} requests; it answers sample, reconstruct"):
+            execute(executor, _request(mode))
+        with SigClient(triton.settings.grpc_url, "balloons_consingan") as client:
+            with pytest.raises(RequestRejected, match=rf"consingan model does not answer {mode}.*harmonize, edit, animate") as refused:
+                client.run(_request(mode))
+            assert refused.value.status.endswith("INVALID_ARGUMENT")
+
+
+def test_consingan_injects_at_its_first_stage_only(zoo):
+    executor = artifact.load(zoo / "balloons_consingan").executor()
+    request = _request("harmonize")
+    with pytest.raises(RequestError, match="first stage only"):
+        execute(executor, Request("harmonize", seed=3, image=request.image, mask=request.mask, start_scale=1))
+    # Above stage 0 the reconstruction noise is used, as the reference does: the seed does not matter.
+    one = execute(executor, request)
+    assert np.array_equal(one, execute(executor, Request("harmonize", seed=99, image=request.image, mask=request.mask)))
+    # Far from the mask (beyond dilation + blur) the naive image is kept exactly.
+    from sigctl.core.masks import soft_mask
+
+    weight = soft_mask(request.mask, *one.shape[1:3], request.mask_dilation, request.mask_blur)
+    naive = resize_uint8(request.image, *one.shape[1:3])
+    assert np.array_equal(one[0][weight == 0], naive[weight == 0]) and (weight == 0).any()
