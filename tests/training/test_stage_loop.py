@@ -111,6 +111,24 @@ def test_resuming_twice_from_the_same_checkpoint_gives_the_same_result(tmp_path,
     assert same_state(recipe.model.state_dict(), uninterrupted[0]) and result.loss_log == uninterrupted[1]
 
 
+def test_a_run_stopped_after_its_last_checkpoint_resumes_to_nothing_more_to_train(tmp_path, uninterrupted):
+    class AfterTheLastStage(TrainingObserver):
+        def stage_finished(self, stage):
+            if stage == 1:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, 1e9, AfterTheLastStage())
+    steps = []
+
+    class Steps(TrainingObserver):
+        def step(self, stage, iteration):
+            steps.append((stage, iteration))
+
+    recipe, result = run(tmp_path, 1e9, Steps(), resume=True)
+    assert steps == [] and same_state(recipe.model.state_dict(), uninterrupted[0]) and result.loss_log == uninterrupted[1]
+
+
 # -- damaged checkpoints -------------------------------------------------------------------------------
 
 def flip_a_byte(folder, state):
