@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sigctl.cli import batch, export, info, manipulate, sample, serve, train
+from sigctl.cli import batch, export, finetune, info, manipulate, sample, serve, train
 
 app = typer.Typer(
     name="sigctl",
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.command("train")(train.train_command)
+app.command("finetune")(finetune.finetune_command)
 app.command("sample")(sample.sample_command)
 app.command("info")(info.info_command)
 app.command("export")(export.export_command)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -90,7 +92,9 @@ def _print_plan(layout, settings) -> None:
     console.print(table)
 
 
-def _run_with_progress(start, run_dir: Path) -> None:
+@contextmanager
+def progress_observer() -> Iterator["_ProgressObserver"]:
+    """Progress bars for the run and the current stage, drawn while the block runs."""
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -100,9 +104,13 @@ def _run_with_progress(start, run_dir: Path) -> None:
         TimeRemainingColumn(),
         console=console,
     )
-    observer = _ProgressObserver(progress)
+    with progress:
+        yield _ProgressObserver(progress)
+
+
+def _run_with_progress(start, run_dir: Path) -> None:
     try:
-        with progress:
+        with progress_observer() as observer:
             manifest = start(observer)
     except KeyboardInterrupt:
         error_console.print(f"interrupted: training up to the last checkpoint is kept; continue with  sigctl train --resume {run_dir}")
@@ -114,7 +122,7 @@ def _run_with_progress(start, run_dir: Path) -> None:
 
 
 class _ProgressObserver(loop.TrainingObserver):
-    """Two bars: the whole run and the current scale, with the latest losses."""
+    """Two bars: the whole run and the current stage, with the latest losses."""
 
     def __init__(self, progress: Progress):
         self.progress = progress

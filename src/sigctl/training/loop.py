@@ -68,7 +68,7 @@ def prepare_reference(image_path: Path, settings: TrainSettings) -> tuple[np.nda
 def train(image_path: Path, run_dir: Path, settings: TrainSettings, observer: TrainingObserver | None = None) -> Manifest:
     """Train a new pyramid on ``image_path`` into ``run_dir`` (which must be new or empty)."""
     run_dir = Path(run_dir)
-    _check_new_run_dir(run_dir)
+    check_new_run_dir(run_dir)
     reference, image_info = prepare_reference(image_path, settings)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_png(run_dir / files.REFERENCE, reference)
@@ -100,7 +100,7 @@ def resume(run_dir: Path, observer: TrainingObserver | None = None) -> Manifest:
     return _run(run_dir, settings, image_info, reference, load_checkpoint(run_dir), observer or TrainingObserver())
 
 
-def _check_new_run_dir(run_dir: Path) -> None:
+def check_new_run_dir(run_dir: Path) -> None:
     if run_dir.exists() and not run_dir.is_dir():
         raise RunStateError(f"{run_dir} is a file; --out names the run directory to create")
     if (run_dir / files.MANIFEST).exists():
