@@ -38,7 +38,7 @@ MODELS = {
     "stone": ("train/stone.png", {}),
     "starry_night": ("train/starry_night.png", {}),
     "lightning": ("train/lightning1.png", {}),
-    "lowres_sr": ("train/33039_LR.png", {"recipe": "sr", "super_resolution_factor": 4.0, "loss": {"reconstruction_weight": 100.0}, "pyramid": {"max_size": 120}}),
+    "lowres_sr": ("train/33039_LR.png", {"super_resolution_factor": 4.0, "loss": {"reconstruction_weight": 100.0}, "pyramid": {"max_size": 120}}),
 }
 
 

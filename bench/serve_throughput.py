@@ -31,10 +31,11 @@ from sigctl.artifact.manifest import ImageInfo
 from sigctl.client import SigClient
 from sigctl.config import load_settings
 from sigctl.core.images import load_rgb, save_png
-from sigctl.core.pyramid import Pyramid, sample_images
+from sigctl.core.in_process import sample_images
+from sigctl.core.models.singan import SinGANModel
 from sigctl.core.pixels import resize, to_network, to_uint8
 from sigctl.export.exporter import export_artifact
-from sigctl.serving.runtime import PyramidRuntime
+from sigctl.serving.runtime import ModelRuntime
 from sigctl.serving.server import ServerSettings, TritonServer
 
 IMAGE = Path(__file__).resolve().parents[1] / "examples" / "images" / "train" / "balloons.png"
@@ -47,7 +48,7 @@ def paper_architecture_run(folder: Path, plan: str) -> Path:
     layout = settings.plan_pyramid(*rgb.shape[:2])
     height, width = layout.finest_size
     torch.manual_seed(0)
-    pyramid = Pyramid.with_scales(layout, settings.network, [1.0] + [0.1] * (layout.num_scales - 1))
+    pyramid = SinGANModel.with_scales(layout, settings.network, [1.0] + [0.1] * (layout.num_scales - 1))
     pyramid.reconstruction_noise.normal_()
     save_png(folder / files.REFERENCE, to_uint8(resize(to_network(rgb), height, width)))
     image = ImageInfo(
@@ -117,8 +118,8 @@ def main() -> None:
     rows, scales = [], {}
     for name, run in runs.items():
         export_artifact(run, workdir / "repo", name=f"bench_{name}", formats=("onnx",))
-        pyramid = artifact.load(run).pyramid
-        served_locally = PyramidRuntime(workdir / "repo" / f"bench_{name}" / "1")
+        pyramid = artifact.load(run).model
+        served_locally = ModelRuntime(workdir / "repo" / f"bench_{name}" / "1")
         scales[name] = pyramid.num_trained
         for size in args.sizes:
             count = REQUESTS.get(size, 4)

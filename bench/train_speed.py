@@ -1,11 +1,12 @@
-"""Per-iteration training time per scale of the singan recipe.
+"""Training time per iteration per stage, recipes side by side.
 
-Runs a few iterations at every scale of the pyramid for max sizes 128 and 250 (the paper's) with
-the paper's 3 D + 3 G steps, for each pyramid plan: the reference code's (the default) and, as
-the in-run baseline, sigctl 0.1's closest-factor plan. Prints a table per size and writes
+Runs a few iterations at every stage of each recipe's paper settings (SinGAN: the reference plan,
+3 D + 3 G steps; ConSinGAN: 6 stages, 3 concurrent, 3 D + 3 G steps) for max sizes 128 and 250,
+on the same image in the same run, and projects a full paper run from the medians. Singan is the
+baseline the ratios compare against. Prints a table per recipe and size and one summary, and writes
 bench/results/train_speed.json.
 
-    .venv/bin/python bench/train_speed.py [--sizes 128 250] [--plans reference closest_factor] [--iterations 3] [--device cpu]
+    .venv/bin/python bench/train_speed.py [--sizes 128 250] [--recipes singan consingan] [--iterations 3] [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -20,78 +21,85 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from sigctl.config import load_settings
+from sigctl.config import SETTINGS_CLASSES, get_path, load_settings, set_path
 from sigctl.core.images import load_rgb
-from sigctl.core.generator import generator_macs
+from sigctl.core.models.cost import stage_macs
 from sigctl.core.pixels import resize, to_network, to_uint8
 from sigctl.training.loop import training_context
-from sigctl.training.recipes import make_recipe
+from sigctl.training.recipes import RECIPES, make_recipe
 
 IMAGE = Path(__file__).resolve().parents[1] / "examples" / "images" / "train" / "balloons.png"
 
 
-def time_scales(max_size: int, plan: str, iterations: int, device: torch.device) -> list[dict]:
-    settings = load_settings("paper", overrides={"pyramid": {"max_size": max_size, "plan": plan}})
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_stages(recipe_name: str, max_size: int, iterations: int, device: torch.device) -> dict:
+    settings_class = SETTINGS_CLASSES[recipe_name]
+    overrides = set_path({"recipe": recipe_name, "device": device.type}, settings_class.max_size_path, max_size)
+    settings = load_settings("paper", overrides=overrides)
     rgb = load_rgb(IMAGE)
     layout = settings.plan_pyramid(*rgb.shape[:2])
     reference = to_uint8(resize(to_network(rgb), *layout.finest_size))
     recipe = make_recipe(training_context(settings, reference, layout, device))
+    macs = stage_macs(RECIPES[recipe_name].untrained_model(settings, layout))
     rows = []
-    for scale in range(layout.num_scales):
-        torch.manual_seed(scale)
-        recipe.begin_stage(scale)
+    for stage in range(layout.num_scales):
+        torch.manual_seed(stage)
+        recipe.begin_stage(stage)
         recipe.step(0)  # warm-up: allocator and kernel selection
         times = []
         for iteration in range(iterations):
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            _sync(device)
             start = time.perf_counter()
             recipe.step(iteration + 1)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            _sync(device)
             times.append(time.perf_counter() - start)
         recipe.end_stage()
-        h, w = layout.sizes[scale]
-        channels = settings.network.channels_at(scale)
-        macs = generator_macs(channels, settings.network, h, w)
-        rows.append({"scale": scale, "height": h, "width": w, "channels": channels, "gmac": macs / 1e9, "median_s": statistics.median(times)})
-    return rows
+        height, width = layout.sizes[stage]
+        rows.append({"stage": stage, "height": height, "width": width, "gmac": macs[stage] / 1e9, "median_s": statistics.median(times)})
+    per_stage = get_path(settings, settings_class.iterations_path)
+    return {"recipe": recipe_name, "max_size": max_size, "iterations_per_stage": per_stage, "stages": rows,
+            "projected_minutes": sum(r["median_s"] for r in rows) * per_stage / 60}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 250])
-    parser.add_argument("--plans", nargs="+", default=["reference", "closest_factor"], help="pyramid plans (the first is the subject, the others baselines)")
-    parser.add_argument("--iterations", type=int, default=3, help="timed iterations per scale (after one warm-up)")
+    parser.add_argument("--recipes", nargs="+", default=["singan", "consingan"], help="recipes to time (the first is the baseline)")
+    parser.add_argument("--iterations", type=int, default=3, help="timed iterations per stage (after one warm-up)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
     console = Console(width=150)
-    iterations_per_scale = load_settings("paper").optimizer.iterations_per_scale
-    results = {"device": str(device), "torch_threads": torch.get_num_threads(), "iterations_timed": args.iterations, "runs": []}
+    where = f"{device} ({torch.get_num_threads()} threads)" if device.type == "cpu" else f"{torch.cuda.get_device_name(device)}"
+    results = {"device": where, "iterations_timed": args.iterations, "runs": []}
     for max_size in args.sizes:
-        timed = {plan: time_scales(max_size, plan, args.iterations, device) for plan in args.plans}
-        for plan, rows in timed.items():
-            table = Table(title=f"singan, {plan} plan, max size {max_size}, {device} ({torch.get_num_threads()} threads): s per iteration (3 D + 3 G), median of {args.iterations}")
-            for column in ("scale", "size", "channels", "GMAC per G pass", "s / iteration"):
+        timed = [time_stages(name, max_size, args.iterations, device) for name in args.recipes]
+        for run in timed:
+            table = Table(title=f"{run['recipe']}, max size {max_size}, {where}: s per iteration (3 D + 3 G), median of {args.iterations}")
+            for column in ("stage", "size", "GMAC per sample", "s / iteration"):
                 table.add_column(column, justify="right")
-            for row in rows:
-                table.add_row(str(row["scale"]), f"{row['height']}x{row['width']}", str(row["channels"]), f"{row['gmac']:.2f}", f"{row['median_s']:.4f}")
-            table.add_row("all", "", "", f"{sum(r['gmac'] for r in rows):.1f}", f"{sum(r['median_s'] for r in rows):.3f}")
+            for row in run["stages"]:
+                table.add_row(str(row["stage"]), f"{row['height']}x{row['width']}", f"{row['gmac']:.2f}", f"{row['median_s']:.4f}")
+            table.add_row("all", "", f"{sum(r['gmac'] for r in run['stages']):.1f}", f"{sum(r['median_s'] for r in run['stages']):.3f}")
             console.print(table)
-        summary = Table(title=f"max size {max_size}: the plans side by side (ratio vs {args.plans[0]})")
-        for column in ("plan", "scales", "finest", "GMAC per sample", "s / iteration, all scales", "full paper run, min", "time ratio"):
+        summary = Table(title=f"max size {max_size}, {where}: recipes side by side (ratio vs {args.recipes[0]})")
+        for column in ("recipe", "stages", "finest", "GMAC per sample", "s / iteration, all stages", "iterations per stage",
+                       "projected paper run, min", "time ratio"):
             summary.add_column(column, justify="right")
-        subject = sum(r["median_s"] for r in timed[args.plans[0]])
-        for plan, rows in timed.items():
-            total = sum(r["median_s"] for r in rows)
-            finest = rows[-1]
+        baseline = timed[0]["projected_minutes"]
+        for run in timed:
+            finest = run["stages"][-1]
             summary.add_row(
-                plan, str(len(rows)), f"{finest['height']}x{finest['width']}x{finest['channels']}", f"{sum(r['gmac'] for r in rows):.1f}",
-                f"{total:.3f}", f"{total * iterations_per_scale / 60:.1f}", f"{total / subject:.2f}",
+                run["recipe"], str(len(run["stages"])), f"{finest['height']}x{finest['width']}", f"{sum(r['gmac'] for r in run['stages']):.1f}",
+                f"{sum(r['median_s'] for r in run['stages']):.3f}", str(run["iterations_per_stage"]), f"{run['projected_minutes']:.1f}",
+                f"{run['projected_minutes'] / baseline:.2f}",
             )
         console.print(summary)
-        results["runs"].append({"max_size": max_size, "plans": timed})
+        results["runs"].extend(timed)
     out = Path(__file__).resolve().parent / "results" / "train_speed.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
