@@ -10,6 +10,7 @@ from rich.table import Table
 
 from sigctl.artifact.store import read_manifest, verify_checksums
 from sigctl.cli.common import command, console
+from sigctl.cli.eval import print_run_scores
 
 
 @command
@@ -28,3 +29,4 @@ def info_command(run: Annotated[Path, typer.Argument(help="Run directory written
         table.add_row(str(scale.index), str(scale.height), str(scale.width), str(scale.channels), f"{scale.noise_amplitude:.5f}")
     console.print(table)
     console.print("scale 0 is the coarsest (the SinGAN paper numbers scales from the finest).")
+    print_run_scores(run)

@@ -19,6 +19,7 @@ from sigctl.core.operations import MODE_SAMPLE, MODES, Request, sample_float
 from sigctl.core.pyramid import TorchExecutor
 from sigctl.core.requests import RequestLimits
 from sigctl.errors import ArtifactError
+from sigctl.evaluation.record import scores_parameter
 from sigctl.export import graphs
 from sigctl.export.native import native_model_name, publish_native
 from sigctl.export.repository import check_model_folder, check_model_name, publish_version
@@ -87,7 +88,7 @@ def export_artifact(
         for fmt in formats:
             parity[fmt] = check_parity(executor, folder, fmt)
 
-    config = TritonModelConfig(name=name, instance_count=instance_count, parameters=_config_parameters(pyramid, manifest, limits))
+    config = TritonModelConfig(name=name, instance_count=instance_count, parameters=_config_parameters(pyramid, manifest, limits, Path(run_dir)))
     version = publish_version(repository, name, build, config.to_pbtxt())
     folder = Path(repository) / name / str(version)
     native_models = publish_native(folder, native_repository, name, tuple(formats)) if native_repository else []
@@ -140,7 +141,7 @@ def _metadata(name, manifest, run_dir: Path, limits: RequestLimits, formats) -> 
     }
 
 
-def _config_parameters(pyramid, manifest, limits: RequestLimits) -> dict[str, str]:
+def _config_parameters(pyramid, manifest, limits: RequestLimits, run_dir: Path) -> dict[str, str]:
     height, width = pyramid.layout.finest_size
     return {
         "recipe": manifest.recipe,
@@ -155,6 +156,7 @@ def _config_parameters(pyramid, manifest, limits: RequestLimits) -> dict[str, st
         "modes": json.dumps(list(MODES)),
         "super_resolution_factor": json.dumps(manifest.super_resolution_factor),
         "sigctl_version": sigctl.__version__,
+        "scores": scores_parameter(run_dir),  # the run's eval.json headline scores, "null" without one
     }
 
 

@@ -20,6 +20,7 @@ from sigctl.core.pixels import resize, to_network, to_uint8
 from sigctl.core.pyramid import Pyramid
 from sigctl.core.scales import PyramidLayout
 from sigctl.errors import RunStateError, SettingsError
+from sigctl.evaluation.runs import write_eval
 from sigctl.training.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 from sigctl.training.recipes import TrainingContext, make_recipe
 from sigctl.training.reports import write_loss_plot, write_sample_grid
@@ -40,6 +41,9 @@ class TrainingObserver:
     def step(self, stage: int, iteration: int, losses: dict[str, float]) -> None: ...
 
     def stage_finished(self, stage: int) -> None: ...
+
+    def stage_preview(self, stage: int, pyramid: Pyramid) -> None:
+        """The pyramid trained so far (stages 0..stage), for observers that draw samples; called before stage_finished."""
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -178,6 +182,7 @@ def _run(
         tensors.update({f"recipe.{k}": v for k, v in recipe.extra_state().items()})
         elapsed = previous_seconds + time.perf_counter() - started
         save_checkpoint(run_dir, Checkpoint(stage + 1, elapsed, loss_log, tensors))
+        observer.stage_preview(stage, pyramid)
         observer.stage_finished(stage)
 
     return _finish(run_dir, pyramid, settings, image_info, reference, loss_log, previous_seconds + time.perf_counter() - started, device)
@@ -190,4 +195,6 @@ def _finish(
     files.write_atomic(run_dir / files.LOSS_LOG, lambda tmp: tmp.write_text("".join(json.dumps(e) + "\n" for e in loss_log)))
     write_loss_plot(run_dir / files.LOSS_PLOT, loss_log)
     write_sample_grid(run_dir / files.SAMPLES, pyramid, reference, settings.report_samples)
-    return artifact.save(run_dir, pyramid, settings, image_info, training_seconds=seconds, device=str(device))
+    manifest = artifact.save(run_dir, pyramid, settings, image_info, training_seconds=seconds, device=str(device))
+    write_eval(run_dir)  # the model's own scores (eval.json), made through the public sampling path
+    return manifest
