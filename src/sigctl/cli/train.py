@@ -32,12 +32,13 @@ def train_command(
     iterations: Annotated[Optional[int], typer.Option(help="Iterations per scale.")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the interrupted run in this directory.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved settings and the pyramid, then exit.")] = False,
+    tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Also write losses and sample grids to RUN/tensorboard (needs the watch extra).")] = False,
 ) -> None:
     """Train a generator pyramid on one image; Ctrl-C keeps finished scales for --resume."""
     if resume is not None:
         if image is not None:
             raise SettingsError("give either IMAGE (a new run) or --resume DIR, not both")
-        _run_with_progress(lambda observer: loop.resume(resume, observer), resume)
+        _run_with_progress(lambda observer: loop.resume(resume, observer), resume, tensorboard)
         return
     if image is None:
         raise SettingsError("give the training IMAGE, or --resume DIR to continue a run")
@@ -62,7 +63,7 @@ def train_command(
         console.print(f"would write: {run_dir}")
         return
     check_writable_output(run_dir, "--out", folder=True)
-    _run_with_progress(lambda observer: loop.train(image, run_dir, settings, observer), run_dir)
+    _run_with_progress(lambda observer: loop.train(image, run_dir, settings, observer), run_dir, tensorboard)
 
 
 def _print_plan(layout, settings) -> None:
@@ -86,7 +87,7 @@ def _print_plan(layout, settings) -> None:
     console.print(table)
 
 
-def _run_with_progress(start, run_dir: Path) -> None:
+def _run_with_progress(start, run_dir: Path, tensorboard: bool = False) -> None:
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -97,16 +98,28 @@ def _run_with_progress(start, run_dir: Path) -> None:
         console=console,
     )
     observer = _ProgressObserver(progress)
+    watcher = None
+    if tensorboard:
+        from sigctl.training.watching import TENSORBOARD_DIR, Observers, TensorBoardObserver
+
+        watcher = TensorBoardObserver(run_dir / TENSORBOARD_DIR)
+        observer = Observers(observer, watcher)
     try:
         with progress:
             manifest = start(observer)
     except KeyboardInterrupt:
         error_console.print(f"interrupted: finished scales are kept; continue with  sigctl train --resume {run_dir}")
         raise typer.Exit(INTERRUPTED_EXIT) from None
+    finally:
+        if watcher is not None:
+            watcher.close()
     console.print(
         f"trained {len(manifest.scales)} scales in {manifest.training_seconds:.0f} s -> {run_dir} "
-        f"(samples.png, losses.png; try: sigctl sample --local {run_dir})"
+        f"(samples.png, losses.png, eval.json; try: sigctl sample --local {run_dir})"
     )
+    _print_scores(run_dir)
+    if tensorboard:
+        console.print(f"TensorBoard event files: tensorboard --logdir {run_dir / 'tensorboard'}")
 
 
 class _ProgressObserver(loop.TrainingObserver):
@@ -130,3 +143,11 @@ class _ProgressObserver(loop.TrainingObserver):
         text = " ".join(f"{name} {value:+.3f}" for name, value in losses.items())
         self.progress.update(self.current, advance=1, losses=text)
         self.progress.advance(self.overall)
+
+
+def _print_scores(run_dir: Path) -> None:
+    from sigctl.evaluation.record import read_run_scores, score_rows
+
+    scores = read_run_scores(run_dir)
+    if scores is not None:
+        console.print("scores: " + "; ".join(f"{name} {value}" for name, value in score_rows(scores)), soft_wrap=True, highlight=False)
