@@ -99,10 +99,13 @@ def score_samples(real: np.ndarray, samples: Sequence[np.ndarray], use_inception
         inception = sifid.sifid(real_features, sample, network) if network is not None else {64: None, 192: None}
         per_sample.append(SampleScore(list(swd.levels), swd.mean, inception[64], inception[192], copy_share(real, sample)))
     height, width = np.shape(samples[0])[:2]
-    if any(level is None for level in per_sample[0].swd_levels):
-        notes.append(f"patch SWD: a {height}x{width} image holds no 7x7 patch at some of the levels /{', /'.join(map(str, LEVEL_FACTORS))}")
-    if network is not None and per_sample[0].sifid_192 is None:
-        notes.append(f"SIFID-style: a {height}x{width} image is too small for the 192-channel tap" + (" or the 64-channel one" if per_sample[0].sifid_64 is None else ""))
+    missing = [f"/{factor}" for factor, level in zip(LEVEL_FACTORS, per_sample[0].swd_levels) if level is None]
+    sizes = f"the real image is {real.shape[0]}x{real.shape[1]}, the samples {height}x{width}"
+    if missing:
+        notes.append(f"patch SWD has no level {', '.join(missing)} and so no mean: an image there is under 7x7 px ({sizes})")
+    if network is not None and (per_sample[0].sifid_64 is None or per_sample[0].sifid_192 is None):
+        taps = [str(c) for c, v in ((64, per_sample[0].sifid_64), (192, per_sample[0].sifid_192)) if v is None]
+        notes.append(f"SIFID-style has no {'- and '.join(taps)}-channel score: an image is too small for that tap ({sizes})")
     return Scores(
         num_samples=len(per_sample),
         height=int(height),
