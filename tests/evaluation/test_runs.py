@@ -41,3 +41,4 @@ def test_a_run_without_scores_reads_as_none_and_a_damaged_record_is_named(tmp_pa
     (tmp_path / EVAL_FILE).write_text("{not json")
     with pytest.raises(ArtifactError, match="eval.json is damaged"):
         read_run_scores(tmp_path)
+

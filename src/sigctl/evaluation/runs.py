@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from sigctl.artifact import files
+from sigctl.errors import SigctlError
 from sigctl.evaluation import limits
 from sigctl.evaluation.record import EVAL_FILE, make_record, write_record
 from sigctl.metrics import Scores, score_samples
@@ -34,12 +35,16 @@ class Evaluation:
 
 
 def sample_run(run_dir: Path, num: int, seed: int = 0, size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(training image, N x H x W x 3 uint8 samples with seeds seed .. seed + num - 1) of a run."""
+    """(training image, N x H x W x 3 uint8 samples with seeds seed .. seed + num - 1) of a run.
+
+    The training image is checked against the evaluation bounds before any sample is drawn.
+    """
     from sigctl import artifact
     from sigctl.core.operations import Request, execute
 
     loaded = artifact.load(run_dir)
     executor = loaded.executor()
+    limits.check_image_size(*executor.reference().shape[:2], f"the training image of {run_dir}")
     height, width = size or (None, None)
     # Chunked requests give the same pixels as one (each sample's noise depends on its seed alone)
     # and keep every request far inside the work budget, whatever --num and --size are.
@@ -59,7 +64,6 @@ def evaluate_run(run_dir: Path, num: int = 50, seed: int = 0, size: tuple[int, i
     started = time.perf_counter()
     real, samples = sample_run(run_dir, num, seed, size)
     sampling_seconds = time.perf_counter() - started
-    limits.check_image_size(*real.shape[:2], f"the training image of {run_dir}")
     scores = score_samples(real, list(samples), use_inception)
     manifest = json.loads((run_dir / files.MANIFEST).read_text())
     source = {"kind": "run", "run": str(run_dir), "recipe": manifest.get("recipe"), "training_seconds": manifest.get("training_seconds")}
@@ -68,13 +72,20 @@ def evaluate_run(run_dir: Path, num: int = 50, seed: int = 0, size: tuple[int, i
     return Evaluation(run_dir.name, real, samples, scores, record, read_loss_log(run_dir / files.LOSS_LOG))
 
 
-def write_eval(run_dir: Path, num: int = TRAINING_EVAL_SAMPLES) -> dict:
+def write_eval(run_dir: Path, num: int = TRAINING_EVAL_SAMPLES) -> dict | None:
     """Score a finished artifact with a few samples into ``run_dir/eval.json``; returns the record.
 
     Training calls this last, so every model carries its own scores. SIFID-style scores are made
-    when the Inception weights are installed (the file says when they were not).
+    when the Inception weights are installed (the file says when they were not). A model the
+    scores cannot measure (a training image over the evaluation bounds: larger than 1024 px or
+    1 Mpx, which sampling itself allows) is left unscored with a warning: the finished artifact
+    matters more than its report.
     """
-    evaluation = evaluate_run(run_dir, num=num)
+    try:
+        evaluation = evaluate_run(run_dir, num=num)
+    except SigctlError as error:
+        log.warning("%s was not scored: %s", run_dir, error)
+        return None
     write_record(Path(run_dir) / EVAL_FILE, evaluation.record)
     log.info("scored %s: %s", run_dir, evaluation.scores.summary())
     return evaluation.record
