@@ -1,6 +1,6 @@
 """The evaluation record (``eval.json``): what was scored, how, and the scores; read and shown.
 
-Torch-free and light: ``sigctl info`` and the exporter read records without scoring anything.
+Light: ``sigctl info`` and the exporter read records without scoring anything or loading a network.
 """
 
 from __future__ import annotations
