@@ -21,13 +21,13 @@ REPORT_FILE = "report.html"
 @command
 def eval_command(
     run: Annotated[Optional[Path], typer.Argument(help="Run directory written by 'sigctl train'.", show_default=False)] = None,
-    num: Annotated[Optional[int], typer.Option(help=f"Samples to score ({limits.MIN_SAMPLES}..{limits.MAX_SAMPLES}) [default: 50 for a run, every PNG of --samples].", show_default=False)] = None,
-    size: Annotated[Optional[str], typer.Option(help="Sample size HEIGHTxWIDTH, e.g. 128x192 [default: the training size].", show_default=False)] = None,
+    num: Annotated[Optional[int], typer.Option(help=f"Samples to score ({limits.MIN_SAMPLES}..{limits.MAX_SAMPLES}); default: 50 for a run, every PNG of --samples.", show_default=False)] = None,
+    size: Annotated[Optional[str], typer.Option(help="Sample size HEIGHTxWIDTH, e.g. 128x192; default: the training size.", show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the first sample; sample i uses seed + i.")] = 0,
     real: Annotated[Optional[Path], typer.Option(help="Real (training) image to score --samples against.", show_default=False)] = None,
     samples: Annotated[Optional[Path], typer.Option(help="Folder of PNG samples (any tool's); grid.png files are skipped.", show_default=False)] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for eval.json and report.html [default: out/eval/NAME].", show_default=False)] = None,
-    sifid: Annotated[Optional[bool], typer.Option("--sifid/--no-sifid", help="Require (or skip) SIFID-style scores [default: when the Inception weights are installed].", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for eval.json and report.html; default: out/eval/NAME.", show_default=False)] = None,
+    sifid: Annotated[Optional[bool], typer.Option("--sifid/--no-sifid", help="Require (or skip) SIFID-style scores; default: when the Inception weights are installed.", show_default=False)] = None,
     record: Annotated[bool, typer.Option("--record", help="Also store the scores as RUN/eval.json, the ones 'sigctl info' shows and 'sigctl export' publishes.")] = False,
 ) -> None:
     """Score samples: patch SWD, SIFID-style, pixel diversity and copy share; writes eval.json and report.html."""

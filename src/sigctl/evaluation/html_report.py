@@ -22,6 +22,7 @@ from sigctl.evaluation.runs import Evaluation
 from sigctl.metrics import HOW_TO_READ, find_copies
 
 GRID_SAMPLES = 16
+FIGURE_SIDE = 256  # px on screen that a small real image or copy map is enlarged to
 COPY_TINT = np.array([230, 30, 30], np.float32)
 
 _STYLE = """
@@ -65,7 +66,6 @@ def render(evaluation: Evaluation) -> str:
     shown = evaluation.samples[:GRID_SAMPLES]
     most_copied = int(np.argmax([s.copy_share for s in scores.per_sample]))
     tinted, share = copy_map(evaluation.real, evaluation.samples[most_copied])
-    zoom = max(1, 256 // max(evaluation.real.shape[:2]))
     rows = "".join(f"<tr><th>{html.escape(name)}</th><td class='value'>{html.escape(value)}</td></tr>" for name, value in score_rows(scores.summary()))
     notes = "".join(f"<li>{html.escape(note)}</li>" for note in scores.notes)
     parts = [
@@ -80,8 +80,8 @@ def render(evaluation: Evaluation) -> str:
         f"<p class='read'>{html.escape(HOW_TO_READ)}</p>",
         f"<ul class='meta'>{notes}</ul>" if notes else "",
         "<div class='row'>",
-        _figure(evaluation.real, "the real image (training image)", zoom),
-        _figure(tinted, _copy_caption(most_copied, share), zoom),
+        _figure(evaluation.real, "the real image (training image)"),
+        _figure(tinted, _copy_caption(most_copied, share)),
         "</div>",
         f"<h2>Samples ({len(shown)} of {scores.num_samples})</h2>",
         f"<img class='pixels' alt='sample grid' src='{png_data_uri(make_grid(list(shown)))}'>",
@@ -105,8 +105,9 @@ def _sampling(record: dict) -> str:
     return "" if seconds is None else f"sampled in {seconds:.1f} s, "
 
 
-def _figure(rgb: np.ndarray, caption: str, zoom: int) -> str:
+def _figure(rgb: np.ndarray, caption: str) -> str:
     height, width = rgb.shape[:2]
+    zoom = max(1, FIGURE_SIDE // max(height, width))  # small images enlarged by whole pixels, so they stay honest
     return (
         f"<figure><img class='pixels' alt='{html.escape(caption)}' width='{width * zoom}' height='{height * zoom}' src='{png_data_uri(rgb)}'>"
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
