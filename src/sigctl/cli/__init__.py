@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sigctl.cli import batch, export, finetune, info, manipulate, sample, serve, train
+from sigctl.cli import batch, eval, export, finetune, info, manipulate, sample, serve, train
 
 app = typer.Typer(
     name="sigctl",
@@ -25,6 +25,7 @@ app.command("harmonize")(manipulate.harmonize_command)
 app.command("sr")(manipulate.sr_command)
 app.command("animate")(manipulate.animate_command)
 app.command("batch")(batch.batch_command)
+app.command("eval")(eval.eval_command)
 
 
 def main() -> None:

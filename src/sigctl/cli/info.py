@@ -10,6 +10,7 @@ from rich.table import Table
 
 from sigctl import artifact
 from sigctl.cli.common import command, console
+from sigctl.cli.eval import print_run_scores
 
 
 @command
@@ -37,3 +38,4 @@ def info_command(run: Annotated[Path, typer.Argument(help="Run directory written
     if spec.super_resolution_factor is not None:
         console.print(f"trained for super-resolution x{spec.super_resolution_factor:g}")
     console.print("stage 0 is the coarsest (the SinGAN paper numbers scales from the finest).")
+    print_run_scores(run)

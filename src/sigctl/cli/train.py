@@ -35,12 +35,13 @@ def train_command(
     iterations: Annotated[Optional[int], typer.Option(help="Iterations per stage.")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the interrupted run in this directory.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved settings and the pyramid, then exit.")] = False,
+    tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Also write losses and sample grids to RUN/tensorboard (needs the watch extra).")] = False,
 ) -> None:
     """Train a generator pyramid on one image; Ctrl-C keeps the last checkpoint for --resume."""
     if resume is not None:
         if image is not None:
             raise SettingsError("give either IMAGE (a new run) or --resume DIR, not both")
-        _run_with_progress(lambda observer: loop.resume(resume, observer), resume)
+        _run_with_progress(lambda observer: loop.resume(resume, observer), resume, tensorboard)
         return
     if image is None:
         raise SettingsError("give the training IMAGE, or --resume DIR to continue a run")
@@ -67,7 +68,7 @@ def train_command(
         console.print(f"would write: {run_dir}")
         return
     check_writable_output(run_dir, "--out", folder=True)
-    _run_with_progress(lambda observer: loop.train(image, run_dir, settings, observer), run_dir)
+    _run_with_progress(lambda observer: loop.train(image, run_dir, settings, observer), run_dir, tensorboard)
 
 
 def _print_plan(layout, settings) -> None:
@@ -93,8 +94,9 @@ def _print_plan(layout, settings) -> None:
 
 
 @contextmanager
-def progress_observer() -> Iterator["_ProgressObserver"]:
-    """Progress bars for the run and the current stage, drawn while the block runs."""
+def progress_observer(tensorboard_dir: Path | None = None) -> Iterator[loop.TrainingObserver]:
+    """Progress bars for the run and the current stage, drawn while the block runs; with
+    ``tensorboard_dir``, TensorBoard event files too."""
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -104,21 +106,45 @@ def progress_observer() -> Iterator["_ProgressObserver"]:
         TimeRemainingColumn(),
         console=console,
     )
-    with progress:
-        yield _ProgressObserver(progress)
+    observer: loop.TrainingObserver = _ProgressObserver(progress)
+    watcher = None
+    if tensorboard_dir is not None:
+        from sigctl.training.watching import Observers, TensorBoardObserver
 
-
-def _run_with_progress(start, run_dir: Path) -> None:
+        watcher = TensorBoardObserver(tensorboard_dir)
+        observer = Observers(observer, watcher)
     try:
-        with progress_observer() as observer:
+        with progress:
+            yield observer
+    finally:
+        if watcher is not None:
+            watcher.close()
+
+
+def _run_with_progress(start, run_dir: Path, tensorboard: bool = False) -> None:
+    from sigctl.training.watching import TENSORBOARD_DIR
+
+    try:
+        with progress_observer(run_dir / TENSORBOARD_DIR if tensorboard else None) as observer:
             manifest = start(observer)
     except KeyboardInterrupt:
         error_console.print(f"interrupted: training up to the last checkpoint is kept; continue with  sigctl train --resume {run_dir}")
         raise typer.Exit(INTERRUPTED_EXIT) from None
     console.print(
         f"trained {manifest.recipe} in {manifest.training_seconds:.0f} s -> {run_dir} "
-        f"(samples.png, losses.png; try: sigctl sample --local {run_dir})"
+        f"(samples.png, losses.png, eval.json; try: sigctl sample --local {run_dir})"
     )
+    _print_scores(run_dir)
+    if tensorboard:
+        console.print(f"TensorBoard event files: tensorboard --logdir {run_dir / TENSORBOARD_DIR}")
+
+
+def _print_scores(run_dir: Path) -> None:
+    from sigctl.evaluation.record import read_run_scores, score_rows
+
+    scores = read_run_scores(run_dir)
+    if scores is not None:
+        console.print("scores: " + "; ".join(f"{name} {value}" for name, value in score_rows(scores)), soft_wrap=True, highlight=False)
 
 
 class _ProgressObserver(loop.TrainingObserver):

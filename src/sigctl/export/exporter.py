@@ -19,6 +19,7 @@ from sigctl.core.in_process import TorchExecutor
 from sigctl.core.operations import MODE_SAMPLE, Request, sample_float
 from sigctl.core.requests import RequestLimits
 from sigctl.errors import ArtifactError
+from sigctl.evaluation.record import read_run_scores
 from sigctl.export import graphs
 from sigctl.export.native import native_model_names, publish_native
 from sigctl.export.repository import check_model_folder, check_model_name, publish_version
@@ -73,7 +74,7 @@ def export_artifact(
     check_model_folder(Path(repository) / name)  # before any work: never into someone else's folder
     for native_name in native_model_names(name, executor.spec.graphs, tuple(formats)) if native_repository else ():
         check_model_folder(Path(native_repository) / native_name)
-    served = ServedSpec(executor.spec, limits, tuple(formats), _provenance(name, manifest, Path(run_dir)), _scores(Path(run_dir)))
+    served = ServedSpec(executor.spec, limits, tuple(formats), _provenance(name, manifest, Path(run_dir)), read_run_scores(Path(run_dir)))
     parity: dict[str, float] = {}
 
     def build(folder: Path) -> None:
@@ -132,16 +133,6 @@ def _provenance(name: str, manifest, run_dir: Path) -> dict:
         "training_image": manifest.image.source_name,
         "training_seconds": manifest.training_seconds,
     }
-
-
-def _scores(run_dir: Path) -> dict | None:
-    """The artifact's quality scores (``eval.json``, written when training ends), if it has them."""
-    path = run_dir / "eval.json"
-    try:
-        return json.loads(path.read_text()) if path.is_file() else None
-    except (ValueError, UnicodeDecodeError, OSError):
-        log.warning("%s is unreadable; the export publishes no scores", path)
-        return None
 
 
 def _copy_runtime(folder: Path) -> None:

@@ -22,6 +22,7 @@ from sigctl.core.pixels import resize, to_network, to_uint8
 from sigctl.core.models.base import GenerativeModel
 from sigctl.core.scales import PyramidLayout
 from sigctl.errors import RunStateError, SettingsError
+from sigctl.evaluation.runs import write_eval
 from sigctl.training.checkpoints import Checkpoint, load_checkpoint
 from sigctl.training.recipes import TrainingContext, make_recipe
 from sigctl.training.reports import write_loss_plot, write_sample_grid
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 RUN_INFO = "run.json"  # image provenance, written at the start of a run
 
 __all__ = ["LOG_POINTS_PER_STAGE", "TrainingObserver", "prepare_reference", "resolve_device", "resume", "stage_seed", "train", "training_context"]
-
 
 def resolve_device(requested: str) -> torch.device:
     if requested == "cuda" and not torch.cuda.is_available():
@@ -143,4 +143,6 @@ def _finish(
     files.write_atomic(run_dir / files.LOSS_LOG, lambda tmp: tmp.write_text("".join(json.dumps(e) + "\n" for e in loss_log)))
     write_loss_plot(run_dir / files.LOSS_PLOT, loss_log)
     write_sample_grid(run_dir / files.SAMPLES, model, reference, settings.report_samples)
-    return artifact.save(run_dir, model, settings, image_info, training_seconds=seconds, device=str(device))
+    manifest = artifact.save(run_dir, model, settings, image_info, training_seconds=seconds, device=str(device))
+    write_eval(run_dir)  # the model's own scores (eval.json), made through the public sampling path
+    return manifest

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from torch import nn
+
 from sigctl.artifact import files
 from sigctl.errors import RunStateError
 from sigctl.training.checkpoints import Checkpoint, save_checkpoint
@@ -43,6 +45,9 @@ class TrainingObserver:
     def window_closed(self, stage: int, iteration: int, losses: dict[str, float]) -> None: ...
 
     def checkpoint_saved(self, completed_stages: int, stage_iterations_done: int) -> None: ...
+
+    def stage_preview(self, stage: int, model: nn.Module) -> None:
+        """The model trained so far (stages 0..stage), for observers that draw samples; before stage_finished."""
 
     def stage_finished(self, stage: int) -> None: ...
 
@@ -82,6 +87,9 @@ def run_stages(
         run.train_stage(stage, start)
         recipe.end_stage()
         run.save_checkpoint(stage + 1, 0)
+        training = recipe.model.training
+        observer.stage_preview(stage, recipe.model)
+        recipe.model.train(training)  # an observer sampling it puts it in eval mode
         observer.stage_finished(stage)
     return StagesResult(run.loss_log, run.training_seconds())
 
