@@ -58,16 +58,27 @@ def test_factor_trains_singan_for_super_resolution(tmp_path):
 def test_dry_run_prints_settings_and_pyramid_without_training(tmp_path):
     result = invoke("train", BALLOONS, "--preset", "quick", "--iterations", 7, "--dry-run", "--out", tmp_path / "never")
     assert result.exit_code == 0, result.output
-    settings = json.loads(result.output[: result.output.index("pyramid (")])
+    settings = json.loads(result.output[: result.output.index("singan (")])
     assert settings["optimizer"]["iterations_per_scale"] == 7
-    assert "pyramid (reference plan): 5 scales" in result.output
+    assert "singan (reference plan): 5 stages" in result.output
     assert not (tmp_path / "never").exists()
+
+
+def test_dry_run_of_the_consingan_paper_preset_plans_its_dense_stages_for_balloons(tmp_path):
+    result = invoke("train", BALLOONS, "--recipe", "consingan", "--iterations", 9, "--dry-run", "--out", tmp_path / "never")
+    assert result.exit_code == 0, result.output
+    settings = json.loads(result.output[: result.output.index("consingan (")])
+    assert settings["recipe"] == "consingan" and settings["optimizer"]["iterations_per_stage"] == 9
+    assert "consingan (dense spacing): 6 stages, finest 186x248, 0.67 M generator parameters" in result.output
+    rows = [line.split() for line in result.output.splitlines() if line.count("│") == 5]
+    sizes = [row[3] for row in rows if row[1].isdigit()]
+    assert sizes == ["25x34", "32x42", "42x56", "63x84", "125x167", "186x248"]
 
 
 def test_dry_run_of_the_paper_preset_plans_singans_pyramid_for_balloons():
     result = invoke("train", BALLOONS, "--dry-run")
     assert result.exit_code == 0, result.output
-    assert "9 scales, factor 1.2851" in result.output
+    assert "9 stages, factor 1.2851" in result.output and "29.3 GMAC per sample" in result.output
     rows = [line.split() for line in result.output.splitlines() if line.count("│") == 5]
     sizes_and_channels = [(row[3], row[5]) for row in rows if row[1].isdigit()]
     assert sizes_and_channels[0] == ("25x34", "32") and sizes_and_channels[-1] == ("186x248", "128")

@@ -84,9 +84,12 @@ def _print_plan(layout, settings) -> None:
     table.add_row("all", "", "", f"{sum(macs) / 1e9:.1f}")
     height, width = layout.finest_size
     parameters = sum(p.numel() for p in model.parameters())
-    plan = f"{settings.pyramid.plan} plan" if settings.recipe == "singan" else f"{settings.stages.spacing} spacing"
+    if layout.stage_scales is None:
+        spacing = f"{settings.pyramid.plan} plan): {layout.num_scales} stages, factor {layout.scale_factor:.4f}"
+    else:
+        spacing = f"{settings.stages.spacing} spacing): {layout.num_scales} stages"
     console.print(
-        f"{settings.recipe} ({plan}): {layout.num_scales} stages, finest {height}x{width}, "
+        f"{settings.recipe} ({spacing}, finest {height}x{width}, "
         f"{parameters / 1e6:.2f} M generator parameters, {sum(macs) / 1e9:.1f} GMAC per sample",
         soft_wrap=True,
     )
