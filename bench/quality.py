@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 import gpnn
-from sigctl.config import load_settings
+from sigctl.config import SETTINGS_CLASSES, load_settings, set_path
 from sigctl.core.images import save_png
 from sigctl.evaluation.folders import evaluate_folder
 from sigctl.evaluation.html_report import write_html_report
@@ -41,7 +41,7 @@ from sigctl.training import loop
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_IMAGES = ROOT / "examples" / "images" / "train"
 RESULTS = ROOT / "bench" / "results"
-RECIPES = ["singan"]  # add consingan, involution and petsgan here as they land
+RECIPES = ["singan", "consingan"]  # add involution and petsgan here as they land
 BASELINE = "gpnn"  # bench/gpnn.py: no training
 IMAGES = ["balloons", "mountains3", "stone"]  # objects on sky, a landscape, a texture
 METRICS = ("swd_mean", "sifid_64", "sifid_192", "pixel_diversity", "copy_share", "training_seconds", "sample_seconds")
@@ -62,7 +62,9 @@ BUDGETS = {
 
 
 def settings_for(recipe: str, budget: Budget):
-    return load_settings(budget.preset, overrides={"recipe": recipe, "device": budget.device, "pyramid": {"max_size": budget.max_size}})
+    # Every recipe at the same preset name and max size; max size is a differently named setting per recipe.
+    overrides = set_path({"recipe": recipe, "device": budget.device}, SETTINGS_CLASSES[recipe].max_size_path, budget.max_size)
+    return load_settings(budget.preset, overrides=overrides)
 
 
 def recipe_row(recipe: str, image: str, budget: Budget, folder: Path, console: Console) -> dict:

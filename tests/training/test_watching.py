@@ -55,3 +55,15 @@ def test_previews_of_a_finished_model_are_its_reconstruction_and_samples(tiny_ru
     np.testing.assert_array_equal(np.stack(samples), sample_images(loaded, 2, seed=4))
     np.testing.assert_array_equal(reconstruction, to_uint8(TorchExecutor(loaded).reconstruction()[0]))
 
+
+
+@pytest.mark.parametrize("recipe", ["singan", "consingan"])
+def test_watching_a_run_does_not_change_what_it_trains(tmp_path, recipe):
+    # The previews sample the model between stages (eval mode); every module's mode must come back,
+    # or SinGAN's frozen BatchNorm scales would train on in training mode.
+    for name, extra in (("plain", []), ("watched", ["--tensorboard"])):
+        args = ["train", str(BALLOONS), "--recipe", recipe, "--preset", "tiny", "--iterations", "4", "--out", str(tmp_path / name), *extra]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+    plain, watched = (tmp_path / "plain" / "model.safetensors").read_bytes(), (tmp_path / "watched" / "model.safetensors").read_bytes()
+    assert plain == watched

@@ -87,9 +87,12 @@ def run_stages(
         run.train_stage(stage, start)
         recipe.end_stage()
         run.save_checkpoint(stage + 1, 0)
-        training = recipe.model.training
+        # An observer sampling the model puts it in eval mode: give every module its own mode back
+        # (SinGAN's frozen scales stay in eval mode while the model itself is in training mode).
+        modes = [(module, module.training) for module in recipe.model.modules()]
         observer.stage_preview(stage, recipe.model)
-        recipe.model.train(training)  # an observer sampling it puts it in eval mode
+        for module, training in modes:
+            module.training = training
         observer.stage_finished(stage)
     return StagesResult(run.loss_log, run.training_seconds())
 

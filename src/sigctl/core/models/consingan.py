@@ -102,13 +102,17 @@ class ConSinGANModel(GenerativeModel):
     def spec(self, recipe: str = "consingan") -> ModelSpec:
         num = self.num_trained
         layout = self.layout
+        scales = layout.stage_scales[:num]
+        if num < layout.num_scales:
+            # A model still in training: its newest stage is the finest one so far.
+            scales = tuple(scale / scales[-1] for scale in scales)
         graphs = [GraphSpec("stage_00", GRAPH_FIRST_STAGE, 0, ("noise",), ("state",))]
         graphs += [GraphSpec(f"stage_{stage:02d}", GRAPH_STAGE, stage, ("previous", "noise"), ("state",)) for stage in range(1, num)]
         graphs.append(GraphSpec("to_rgb", GRAPH_TO_RGB, None, ("state",), ("image",)))
         return ModelSpec(
             model_class=self.model_class,
             recipe=recipe,
-            layout=PyramidLayout(layout.sizes[:num], layout.scale_factor, "ceil", layout.stage_scales[:num]),
+            layout=PyramidLayout(layout.sizes[:num], layout.scale_factor, "ceil", scales),
             noises=tuple(self.noise_spec(stage) for stage in range(num)),
             noise_amplitudes=tuple(self.noise_amplitudes.tolist()),
             state_channels=self._config.channels,
