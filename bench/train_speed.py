@@ -6,7 +6,7 @@ on the same image in the same run, and projects a full paper run from the median
 baseline the ratios compare against. Prints a table per recipe and size and one summary, and writes
 bench/results/train_speed.json.
 
-    .venv/bin/python bench/train_speed.py [--sizes 128 250] [--recipes singan consingan] [--iterations 3] [--device cpu|cuda]
+    .venv/bin/python bench/train_speed.py [--sizes 128 250] [--recipes singan consingan] [--iterations 3] [--device cpu|cuda] [--threads N]
 """
 
 from __future__ import annotations
@@ -71,7 +71,11 @@ def main() -> None:
     parser.add_argument("--recipes", nargs="+", default=["singan", "consingan"], help="recipes to time (the first is the baseline)")
     parser.add_argument("--iterations", type=int, default=3, help="timed iterations per stage (after one warm-up)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads (0: its default, one per core)")
     args = parser.parse_args()
+    if args.threads:
+        # On a busy machine two threads can stall each other on small convolutions; one is steadier.
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     console = Console(width=150)
     where = f"{device} ({torch.get_num_threads()} threads)" if device.type == "cpu" else f"{torch.cuda.get_device_name(device)}"
