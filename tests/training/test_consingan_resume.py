@@ -38,7 +38,7 @@ def whole(tmp_path_factory):
     return run
 
 
-@pytest.mark.parametrize("stage, iteration", [(0, 4), (1, 9), (2, 2)])  # head and stage 0; after the lr drop; the finest
+@pytest.mark.parametrize("stage, iteration", [(0, 4), (1, 0), (1, 9), (2, 2)])  # head and stage 0; between stages (from the previous D); after the lr drop; the finest
 def test_consingan_interrupted_inside_a_stage_resumes_to_the_same_artifact(tmp_path, whole, stage, iteration):
     killed = tmp_path / "killed"
     with pytest.raises(KeyboardInterrupt):
