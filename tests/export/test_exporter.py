@@ -13,7 +13,8 @@ from tritonclient.grpc import model_config_pb2
 from sigctl import artifact
 from sigctl.core.operations import Request, sample_float
 from sigctl.core.in_process import sample_images
-from sigctl.errors import SettingsError
+from sigctl.core.requests import RequestLimits
+from sigctl.errors import RequestError, SettingsError
 from sigctl.export.exporter import export_artifact, parity_cases
 from sigctl.export.repository import MARKER, publish_version
 from sigctl.serving import contract
@@ -129,3 +130,46 @@ def test_native_per_scale_models_are_valid_configs_with_runnable_graphs(tiny_run
             module = torch.jit.load(str(graph))
             out = module(**{k: torch.from_numpy(v) for k, v in inputs.items()}).detach().numpy()
         assert out.shape == (1, 3, 16, 20)
+
+
+def _consingan_spec():
+    """An (untrained) ConSinGAN model's spec: noise margins, seeded reconstruction noise, its modes."""
+    from sigctl.config import load_settings
+    from sigctl.training.recipes.consingan import ConSinGANRecipe
+
+    settings = load_settings("tiny", overrides={"recipe": "consingan"})
+    return ConSinGANRecipe.untrained_model(settings, settings.plan_pyramid(40, 52)).spec()
+
+
+def test_the_spec_a_version_publishes_reads_back_as_the_model_made_it(exported, tiny_run):
+    # Both recipes' specs survive the JSON of model_spec.json and config.pbtxt field for field
+    # (compared with the spec the model itself makes, not with another read-back copy).
+    consingan = _consingan_spec()
+    assert consingan.noises[1].margin == 3 and consingan.reconstruction_noise == "seeded" and consingan.reconstruction_seed > 0
+    limits = RequestLimits(max_samples=5, max_pixels=300 * 300, max_frames=7)
+    for spec in (artifact.load(tiny_run).spec, consingan):
+        served = ServedSpec(spec, limits, ("onnx",), {"sigctl_version": "test"})
+        assert ServedSpec.from_dict(json.loads(json.dumps(served.to_dict()))) == served
+        assert ServedSpec.from_config_parameters(served.config_parameters()) == served
+    assert ServedSpec.read(exported.folder).model == artifact.load(tiny_run).spec
+
+
+def test_the_config_summary_is_rendered_from_the_version_spec_with_its_own_limits():
+    limits = RequestLimits(max_samples=5, max_pixels=300 * 300, max_frames=7)
+    spec = _consingan_spec()
+    parameters = ServedSpec(spec, limits, ("onnx",), {"sigctl_version": "test"}).config_parameters()
+    assert json.loads(parameters["limits"]) == limits.as_dict()
+    assert json.loads(parameters["modes"]) == list(spec.modes) and parameters["recipe"] == "consingan"
+    assert json.loads(parameters["stage_sizes"]) == [list(size) for size in spec.layout.sizes]
+    assert parameters["num_stages"] == str(spec.num_stages) and parameters["sigctl_version"] == "test"
+
+
+def test_export_publishes_and_enforces_the_limits_it_was_given(tiny_run, tmp_path):
+    limits = RequestLimits(max_samples=3)
+    result = export_artifact(tiny_run, tmp_path, name="m", formats=("torchscript",), limits=limits)
+    config = text_format.Parse((result.folder.parent / "config.pbtxt").read_text(), model_config_pb2.ModelConfig())
+    parameters = {key: value.string_value for key, value in config.parameters.items()}
+    assert ServedSpec.from_config_parameters(parameters).limits == limits == ServedSpec.read(result.folder).limits
+    assert json.loads(parameters["limits"])["max_samples"] == 3
+    with pytest.raises(RequestError, match="between 1 and 3"):
+        ModelRuntime(result.folder, engine="torchscript").sample(4, 0)

@@ -81,3 +81,21 @@ def test_consingan_injects_at_its_first_stage_only(zoo):
     weight = soft_mask(request.mask, *one.shape[1:3], request.mask_dilation, request.mask_blur)
     naive = resize_uint8(request.image, *one.shape[1:3])
     assert np.array_equal(one[0][weight == 0], naive[weight == 0]) and (weight == 0).any()
+
+
+def test_consingan_requests_are_checked_against_its_spec_before_any_work():
+    # In process, no server or trained model needed: the spec alone refuses what the model cannot do.
+    from sigctl.config import load_settings
+    from sigctl.core.requests import RequestLimits, plan_request
+    from sigctl.training.recipes.consingan import ConSinGANRecipe
+
+    settings = load_settings("tiny", overrides={"recipe": "consingan"})
+    spec = ConSinGANRecipe.untrained_model(settings, settings.plan_pyramid(40, 52)).spec()
+    image, mask = np.zeros((24, 30, 3), np.uint8), np.full((24, 30), 255, np.uint8)
+    for mode in ("paint", "super_resolve"):
+        with pytest.raises(RequestError, match=rf"the consingan model does not answer {mode} requests; it answers sample, reconstruct"):
+            plan_request(spec, RequestLimits(), Request(mode, image=image, sr_factor=2.0))
+    for mode in ("harmonize", "edit"):
+        assert plan_request(spec, RequestLimits(), Request(mode, image=image, mask=mask)).start_scale == 0
+        with pytest.raises(RequestError, match="first stage only"):
+            plan_request(spec, RequestLimits(), Request(mode, image=image, mask=mask, start_scale=1))
