@@ -22,7 +22,7 @@ def junk_config(model: Path) -> None:
 
 
 def truncated_graph(model: Path) -> None:
-    graph = model / "1" / "scales" / "scale_00.onnx"
+    graph = model / "1" / "graphs" / "stage_00.onnx"
     graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 2])
 
 
@@ -30,15 +30,20 @@ def missing_model_py(model: Path) -> None:
     (model / "1" / "model.py").unlink()
 
 
-def missing_reconstructions(model: Path) -> None:
-    (model / "1" / "reconstructions.npz").unlink()
+def missing_arrays(model: Path) -> None:
+    (model / "1" / "arrays.npz").unlink()
+
+
+def missing_spec(model: Path) -> None:
+    (model / "1" / "model_spec.json").unlink()
 
 
 BROKEN = [
     (junk_config, r"failed to read text proto from .*config.pbtxt"),
-    (truncated_graph, r"scale_00.onnx failed:Protobuf parsing failed"),
+    (truncated_graph, r"stage_00.onnx failed:Protobuf parsing failed"),
     (missing_model_py, r"version 1 has no model.py"),
-    (missing_reconstructions, r"not a complete sigctl model version"),
+    (missing_arrays, r"not a complete sigctl model version"),
+    (missing_spec, r"model_spec.json is missing or unreadable"),
 ]
 
 
