@@ -321,7 +321,7 @@ def test_finetuning_feeds_the_naive_image_plus_a_little_noise_at_stage_0_and_kee
     size = recipe.context.layout.sizes[0]
     naive = torch.from_numpy(np.linspace(-0.9, 0.9, 3 * size[0] * size[1], dtype=np.float32).reshape(1, 3, *size))
     torch.manual_seed(0)
-    recipe.begin_finetune(naive)
+    recipe.begin_finetune(naive, iterations=10, input_noise=0.1)
     seed = training_noise_seed(recipe.settings.seed, RECONSTRUCTION_STREAM + 1, 0)
     noises = recipe.draw_noises()
     z0 = torch.from_numpy(np.asarray(unit_noise(recipe.model.noise_spec(0), seed, 0, *size)))[None]
@@ -330,3 +330,8 @@ def test_finetuning_feeds_the_naive_image_plus_a_little_noise_at_stage_0_and_kee
     assert all(torch.equal(a, b) for a, b in zip(recipe.reconstruction_noises, reconstruction, strict=True))
     groups = {group["name"] for group in recipe.generator_optimizer.param_groups}
     assert groups == {"body.0", "body.1", "body.2", "head", "tail"}
+    # The lr drops at 80 % of the fine-tuning's own iterations (8 of 10), not of the training's.
+    assert recipe.schedulers[0].milestones == {8: 1}
+    # The finished model's final discriminator is where fine-tuning starts.
+    final = recipe._previous_discriminator
+    assert all(torch.equal(final[k], v) for k, v in recipe.discriminator.state_dict().items())

@@ -21,6 +21,7 @@ def finetune_command(
     out: Annotated[Path, typer.Option("--out", help="The new run directory to write.")],
     mask: Annotated[Optional[Path], typer.Option(help="Mask of the region to harmonize (white); writes OUT/harmonized.png as a preview.")] = None,
     iterations: Annotated[int, typer.Option(help="Fine-tuning iterations of the newest stages.")] = 500,
+    input_noise: Annotated[float, typer.Option(help="Unit noise added to the naive image at stage 0: 0 for harmonization, 0.1 for editing (the reference's).")] = 0.0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
 ) -> None:
     """Train a ConSinGAN model further with a naive image entering its first stage; the new run
@@ -29,7 +30,7 @@ def finetune_command(
     naive_mask = load_mask(mask) if mask is not None else None
     with progress_observer() as observer:
         try:
-            manifest = finetune(run, image, out, iterations, observer, device)
+            manifest = finetune(run, image, out, iterations, observer, device, input_noise)
         except KeyboardInterrupt:
             error_console.print(f"interrupted: nothing was written to {out}; {run} is unchanged")
             raise typer.Exit(INTERRUPTED_EXIT) from None

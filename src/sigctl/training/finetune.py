@@ -4,8 +4,8 @@ For harmonization and editing the reference code re-trains the newest stages for
 iterations with the naive image (a pasted object, an edited layout) entering stage 0 in place of
 noise, so the generator learns to carry that input's layout into the training image's style. Here:
 the finished run's last state (its model and final discriminator, from ``checkpoints/``) is loaded,
-the newest stages train ``iterations`` more iterations with the naive image, plus 0.1 x unit
-noise, as the stage-0 input of the fakes (the reconstruction keeps its real image), and a new
+the newest stages train ``iterations`` more iterations with the naive image (plus ``input_noise``
+x unit noise for editing, as the reference) as the stage-0 input of the fakes (the reconstruction keeps its real image), and a new
 artifact is written that exports and serves like any other. The source run is never modified.
 """
 
@@ -40,10 +40,17 @@ LOG_POINTS = 100
 
 
 def finetune(
-    run_dir: Path, naive_image: Path, out_dir: Path, iterations: int = 500, observer: TrainingObserver | None = None, device: str = "auto"
+    run_dir: Path, naive_image: Path, out_dir: Path, iterations: int = 500, observer: TrainingObserver | None = None, device: str = "auto",
+    input_noise: float = 0.0,
 ) -> Manifest:
-    """Fine-tune the ConSinGAN model in ``run_dir`` on ``naive_image`` into the new run ``out_dir``."""
+    """Fine-tune the ConSinGAN model in ``run_dir`` on ``naive_image`` into the new run ``out_dir``.
+
+    ``input_noise``: unit noise added to the naive image at stage 0 (0 for harmonization, as the
+    reference; 0.1, ``EDITING_INPUT_NOISE``, for editing).
+    """
     run_dir, out_dir, observer = Path(run_dir), Path(out_dir), observer or TrainingObserver()
+    if not 0.0 <= input_noise <= 1.0:
+        raise SettingsError(f"--input-noise must be between 0 and 1, got {input_noise:g}")
     if not 1 <= iterations <= MAX_FINETUNE_ITERATIONS:
         raise SettingsError(f"--iterations must be between 1 and {MAX_FINETUNE_ITERATIONS}, got {iterations}")
     loaded = artifact.load(run_dir)
@@ -65,7 +72,7 @@ def finetune(
     first_size = loaded.spec.layout.sizes[0]
     naive_first = torch.from_numpy(resize(to_network(resize_uint8(naive, *reference.shape[:2])), *first_size))[None]
     torch.manual_seed(settings.seed * 10_007 + 999_983)  # the gradient penalty's mixes: a function of the seed
-    recipe.begin_finetune(naive_first)
+    recipe.begin_finetune(naive_first, iterations, input_noise)
 
     # Built in a temporary folder beside --out and renamed at the end: a killed fine-tune leaves no
     # half-written run (only a sigctl temporary, removed here when it can be).
@@ -73,7 +80,7 @@ def finetune(
     building = temporary_beside(out_dir)
     building.mkdir()
     try:
-        manifest = _train_into(building, recipe, loaded, run_dir, naive_image, reference, settings, iterations, observer, torch_device)
+        manifest = _train_into(building, recipe, loaded, run_dir, naive_image, reference, settings, iterations, input_noise, observer, torch_device)
         if out_dir.exists():
             out_dir.rmdir()  # checked empty above; rename needs it gone
         building.rename(out_dir)
@@ -83,7 +90,7 @@ def finetune(
     return manifest
 
 
-def _train_into(out_dir, recipe, loaded, run_dir, naive_image, reference, settings, iterations, observer, torch_device) -> Manifest:
+def _train_into(out_dir, recipe, loaded, run_dir, naive_image, reference, settings, iterations, input_noise, observer, torch_device) -> Manifest:
     shutil.copyfile(run_dir / files.REFERENCE, out_dir / files.REFERENCE)
     stage = loaded.spec.num_stages - 1
     loss_log = [dict(entry) for entry in _read_loss_log(run_dir)]
@@ -111,7 +118,7 @@ def _train_into(out_dir, recipe, loaded, run_dir, naive_image, reference, settin
         "finetune": {
             "source_run": str(run_dir), "source_manifest_sha256": files.sha256_of(run_dir / files.MANIFEST),
             "naive_image": Path(naive_image).name, "naive_image_sha256": files.sha256_of(Path(naive_image)),
-            "iterations": iterations, "stage_input_noise": 0.1,
+            "iterations": iterations, "stage_input_noise": input_noise,
         },
     }
     return artifact.save(out_dir, model, provenance, loaded.manifest.image, loaded.manifest.training_seconds + seconds, str(torch_device))

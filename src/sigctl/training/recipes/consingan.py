@@ -37,9 +37,9 @@ from sigctl.training.rng import restore_rng_state, rng_state
 
 # The training-noise "stage" the reconstruction seed is drawn from: one no run reaches.
 RECONSTRUCTION_STREAM = 1_000_000
-# Fine-tuning: the naive image enters stage 0 with this much unit noise added (an augmentation, so
-# D does not see the same stage-0 input every iteration).
-FINETUNE_INPUT_NOISE = 0.1
+# Fine-tuning for editing: the naive image enters stage 0 with this much unit noise added (the
+# reference's editing mode); harmonization feeds it as it is (0).
+EDITING_INPUT_NOISE = 0.1
 
 
 class ConSinGANRecipe(Recipe):
@@ -49,6 +49,7 @@ class ConSinGANRecipe(Recipe):
         self.stage_in_progress: int | None = None
         self._previous_discriminator: dict[str, torch.Tensor] | None = None
         self.finetune_input: torch.Tensor | None = None
+        self.finetune_input_noise = 0.0
 
     # -- what the recipe is made of ---------------------------------------------------------------
 
@@ -112,15 +113,16 @@ class ConSinGANRecipe(Recipe):
         size = self.context.layout.sizes[stage]
         return torch.from_numpy(unit_noise(self.model.noise_spec(stage), seed, stage, *size))[None].to(self.context.device)
 
-    def _build_networks(self, stage: int) -> None:
-        """D (loaded from the previous stage's), G's learning-rate groups, both Adams and lr schedules."""
+    def _build_networks(self, stage: int, iterations: int | None = None) -> None:
+        """D (loaded from the previous stage's, or the finished model's when fine-tuning), G's
+        learning-rate groups, both Adams and lr schedules (dropping at 80 % of ``iterations``)."""
         opt, device = self.settings.optimizer, self.context.device
         self.discriminator = self.new_discriminator().to(device)
-        if stage > 0 and self._previous_discriminator is not None:
+        if (stage > 0 or self.finetune_input is not None) and self._previous_discriminator is not None:
             self.discriminator.load_state_dict(self._previous_discriminator)
         self.generator_optimizer = torch.optim.Adam(self.generator_parameter_groups(stage), lr=opt.generator_lr, betas=opt.betas)
         self.discriminator_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=opt.discriminator_lr, betas=opt.betas)
-        milestone = [max(1, int(opt.iterations_per_stage * opt.lr_decay_at))]
+        milestone = [max(1, int((iterations or opt.iterations_per_stage) * opt.lr_decay_at))]
         self.schedulers = [
             torch.optim.lr_scheduler.MultiStepLR(optimizer, milestone, gamma=opt.lr_decay_factor)
             for optimizer in (self.generator_optimizer, self.discriminator_optimizer)
@@ -150,7 +152,7 @@ class ConSinGANRecipe(Recipe):
         seed = self.noise.next_seed()
         noises = [self._stage_noise(seed, stage) for stage in range(self.stage_in_progress + 1)]
         if self.finetune_input is not None:
-            noises[0] = self.finetune_input + FINETUNE_INPUT_NOISE * noises[0]
+            noises[0] = self.finetune_input + self.finetune_input_noise * noises[0]
         return noises
 
     def fake(self, noises: list[torch.Tensor]) -> torch.Tensor:
@@ -199,18 +201,21 @@ class ConSinGANRecipe(Recipe):
         self._previous_discriminator = {k: v.detach().clone() for k, v in self.discriminator.state_dict().items()}
         self.model.generator.requires_grad_(False)
         self.stage_in_progress = None
-        self.finetune_input = None
+        self.finetune_input, self.finetune_input_noise = None, 0.0
 
     # -- fine-tuning (ConSinGAN's --fine_tune) -------------------------------------------------------
 
-    def begin_finetune(self, naive_at_first_stage: torch.Tensor) -> None:
-        """Train the finished model's newest stages further with ``naive_at_first_stage`` (1x3xh0xw0
-        in [-1, 1]) entering stage 0 instead of noise; the reconstruction and its real image stay."""
+    def begin_finetune(self, naive_at_first_stage: torch.Tensor, iterations: int, input_noise: float = 0.0) -> None:
+        """Train the finished model's newest stages ``iterations`` more iterations with
+        ``naive_at_first_stage`` (1x3xh0xw0 in [-1, 1]) plus ``input_noise`` x unit noise entering
+        stage 0 instead of noise; the reconstruction and its real image stay. The lr drops at 80 %
+        of the fine-tuning iterations, as the reference's fine-tuning does."""
         stage = self.model.num_trained - 1
         self._enter_stage(stage)
         self.noise = TrainingNoise(self.settings.seed, RECONSTRUCTION_STREAM + 1, self.context.device)
         self.finetune_input = naive_at_first_stage.to(self.context.device)
-        self._build_networks(stage)
+        self.finetune_input_noise = input_noise
+        self._build_networks(stage, iterations)
 
     # -- resume ---------------------------------------------------------------------------------------
 
