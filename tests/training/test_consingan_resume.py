@@ -10,9 +10,10 @@ from sigctl import artifact
 from sigctl.artifact import files
 from sigctl.config import load_settings
 from sigctl.training.checkpoints import load_checkpoint
-from sigctl.training.loop import TrainingObserver, resume, train
+from sigctl.training.loop import resume, train
 
 from ..conftest import BALLOONS
+from .interrupt import Interrupt
 
 # 3 stages of 10 iterations (the lr drops after 8), 2 D + 2 G steps, a checkpoint at every window.
 SETTINGS = {
@@ -22,13 +23,6 @@ SETTINGS = {
 }
 
 
-class Interrupt(TrainingObserver):
-    def __init__(self, stage: int, iteration: int):
-        self.at = (stage, iteration)
-
-    def step(self, stage, iteration):
-        if (stage, iteration) == self.at:
-            raise KeyboardInterrupt
 
 
 @pytest.fixture(scope="module")

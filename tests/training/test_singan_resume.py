@@ -9,22 +9,16 @@ from sigctl import artifact
 from sigctl.artifact import files
 from sigctl.config import load_settings
 from sigctl.training.checkpoints import load_checkpoint
-from sigctl.training.loop import TrainingObserver, resume, train
+from sigctl.training.loop import resume, train
 
 from ..conftest import BALLOONS
+from .interrupt import Interrupt
 from .test_singan_rules import begin, make
 
 # 3 scales of 12 iterations (the lr drops after 9), warm-started D and G: every resume rule matters.
 SETTINGS = {"optimizer": {"iterations_per_scale": 12, "discriminator_steps": 2, "generator_steps": 2}, "checkpoint_interval_seconds": 0}
 
 
-class Interrupt(TrainingObserver):
-    def __init__(self, stage: int, iteration: int):
-        self.at = (stage, iteration)
-
-    def step(self, stage, iteration):
-        if (stage, iteration) == self.at:
-            raise KeyboardInterrupt
 
 
 @pytest.fixture(scope="module")

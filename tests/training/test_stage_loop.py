@@ -13,20 +13,12 @@ from sigctl.errors import RunStateError
 from sigctl.training.checkpoints import load_checkpoint
 from sigctl.training.stage_loop import TrainingObserver, run_stages
 
+from .interrupt import Interrupt
 from .toy_recipe import ReadRecordingTensor, ToyRecipe, toy_context
 
 SEED = 3
 
 
-class Interrupt(TrainingObserver):
-    """Stops the run at (stage, iteration) as Ctrl-C would, after that iteration ran but before it was checkpointed."""
-
-    def __init__(self, stage: int, iteration: int):
-        self.at = (stage, iteration)
-
-    def step(self, stage, iteration):
-        if (stage, iteration) == self.at:
-            raise KeyboardInterrupt
 
 
 def run(run_dir, interval=0.0, observer=None, iterations=300, resume=False, **kwargs):

@@ -33,7 +33,7 @@ from sigctl.core.stages import unit_noise
 from sigctl.training import losses
 from sigctl.training.noise import TrainingNoise, training_noise_seed
 from sigctl.training.recipes.base import Recipe, TrainingContext
-from sigctl.training.rng import restore_rng_state, rng_state
+from sigctl.training.recipes.stage_state import gan_stage_state, restore_gan_stage_state
 
 # The training-noise "stage" the reconstruction seed is drawn from: one no run reaches.
 RECONSTRUCTION_STREAM = 1_000_000
@@ -224,14 +224,7 @@ class ConSinGANRecipe(Recipe):
         if self._previous_discriminator is not None:
             state["previous_discriminator"] = self._previous_discriminator
         if self.stage_in_progress is not None:
-            state["stage"] = {
-                "discriminator": self.discriminator.state_dict(),
-                "generator_optimizer": self.generator_optimizer.state_dict(),
-                "discriminator_optimizer": self.discriminator_optimizer.state_dict(),
-                "schedulers": [scheduler.state_dict() for scheduler in self.schedulers],
-                "noise_draws": self.noise.draws,
-                "rng": rng_state(self.context.device),
-            }
+            state["stage"] = gan_stage_state(self)
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -248,13 +241,6 @@ class ConSinGANRecipe(Recipe):
     def _resume_stage(self, stage: int, saved: dict[str, Any]) -> None:
         if stage != self.model.num_trained - 1:
             raise ValueError(f"the state is inside stage {stage} but its model has {self.model.num_trained} stages")
-        device = self.context.device
         self._enter_stage(stage)
-        self.noise.draws = saved["noise_draws"]
         self._build_networks(stage)
-        self.discriminator.load_state_dict(saved["discriminator"])
-        self.generator_optimizer.load_state_dict(saved["generator_optimizer"])
-        self.discriminator_optimizer.load_state_dict(saved["discriminator_optimizer"])
-        for scheduler, scheduler_state in zip(self.schedulers, saved["schedulers"], strict=True):
-            scheduler.load_state_dict(scheduler_state)
-        restore_rng_state(saved["rng"], device)  # last: building the networks above drew from it
+        restore_gan_stage_state(self, saved)

@@ -20,7 +20,7 @@ from sigctl.training import losses
 from sigctl.training.discriminator import PatchDiscriminator
 from sigctl.training.noise import TrainingNoise
 from sigctl.training.recipes.base import Recipe, TrainingContext
-from sigctl.training.rng import restore_rng_state, rng_state
+from sigctl.training.recipes.stage_state import gan_stage_state, restore_gan_stage_state
 
 
 class SinGANRecipe(Recipe):
@@ -152,15 +152,10 @@ class SinGANRecipe(Recipe):
             state["previous_discriminator"] = self._previous_discriminator
         if self.stage_in_progress is not None:
             state["stage"] = {
+                **gan_stage_state(self),
                 "generator": self.generator.state_dict(),
-                "discriminator": self.discriminator.state_dict(),
-                "generator_optimizer": self.generator_optimizer.state_dict(),
-                "discriminator_optimizer": self.discriminator_optimizer.state_dict(),
-                "schedulers": [scheduler.state_dict() for scheduler in self.schedulers],
-                "noise_draws": self.noise.draws,
                 "noise_amplitude": self.noise_amplitude,
                 "reconstruction_entering": self.reconstruction_entering,
-                "rng": rng_state(self.context.device),
             }
             if self.scale > 0:  # at stage 0 z_rec is z*, the model's own buffer, saved with the model
                 state["stage"]["reconstruction_noise"] = self.reconstruction_noise
@@ -183,15 +178,9 @@ class SinGANRecipe(Recipe):
             raise ValueError(f"the state is inside stage {stage} but its model has {self.model.num_trained} trained stages")
         device = self.context.device
         self._enter_stage(stage)
-        self.noise.draws = saved["noise_draws"]
         self.noise_amplitude = saved["noise_amplitude"]
         self.reconstruction_entering = saved["reconstruction_entering"].to(device)
         self.reconstruction_noise = self.model.reconstruction_noise if stage == 0 else saved["reconstruction_noise"].to(device)
         self._build_networks(stage)
         self.generator.load_state_dict(saved["generator"])
-        self.discriminator.load_state_dict(saved["discriminator"])
-        self.generator_optimizer.load_state_dict(saved["generator_optimizer"])
-        self.discriminator_optimizer.load_state_dict(saved["discriminator_optimizer"])
-        for scheduler, scheduler_state in zip(self.schedulers, saved["schedulers"], strict=True):
-            scheduler.load_state_dict(scheduler_state)
-        restore_rng_state(saved["rng"], device)  # last: building the networks above drew from it
+        restore_gan_stage_state(self, saved)
