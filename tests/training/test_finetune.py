@@ -73,6 +73,9 @@ def test_finetuning_refuses_singan_runs_and_existing_outputs(tiny_run, consingan
         finetune(tiny_run, NAIVE, tmp_path / "x", iterations=2, device="cpu")
     with pytest.raises(SettingsError, match="between 1 and"):
         finetune(consingan_run, NAIVE, tmp_path / "x", iterations=0, device="cpu")
+    with pytest.raises(SettingsError, match="--input-noise must be between 0 and 1"):
+        finetune(consingan_run, NAIVE, tmp_path / "x", iterations=2, device="cpu", input_noise=5.0)
+    assert not (tmp_path / "x").exists()
     from sigctl.errors import RunStateError
 
     with pytest.raises(RunStateError, match="already holds a trained artifact"):
