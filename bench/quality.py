@@ -41,7 +41,7 @@ from sigctl.training import loop
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_IMAGES = ROOT / "examples" / "images" / "train"
 RESULTS = ROOT / "bench" / "results"
-RECIPES = ["singan", "consingan"]  # add involution and petsgan here as they land
+RECIPES = ["singan", "consingan", "involution"]  # add petsgan here when it lands
 BASELINE = "gpnn"  # bench/gpnn.py: no training
 IMAGES = ["balloons", "mountains3", "stone"]  # objects on sky, a landscape, a texture
 METRICS = ("swd_mean", "sifid_64", "sifid_192", "pixel_diversity", "copy_share", "training_seconds", "sample_seconds")
@@ -61,25 +61,30 @@ BUDGETS = {
 }
 
 
-def settings_for(recipe: str, budget: Budget):
+def settings_for(recipe: str, budget: Budget, changes: dict | None = None):
     # Every recipe at the same preset name and max size; max size is a differently named setting per recipe.
     overrides = set_path({"recipe": recipe, "device": budget.device}, SETTINGS_CLASSES[recipe].max_size_path, budget.max_size)
+    for path, value in (changes or {}).items():
+        overrides = set_path(overrides, tuple(path.split(".")), value)
     return load_settings(budget.preset, overrides=overrides)
 
 
-def recipe_row(recipe: str, image: str, budget: Budget, folder: Path, console: Console) -> dict:
-    run = folder / "runs" / f"{recipe}-{image}"
+def recipe_row(recipe: str, image: str, budget: Budget, folder: Path, console: Console, label: str | None = None, changes: dict | None = None) -> dict:
+    """Train (or reuse, or resume) ``recipe`` on ``image`` and score it; ``label`` names a variant
+    of the recipe whose settings differ by ``changes`` ({"network.dilation": 1, ...})."""
+    label = label or recipe
+    run = folder / "runs" / f"{label}-{image}"
     if not (run / "manifest.json").exists():
-        console.print(f"training {recipe} on {image} ({budget.preset}, {budget.max_size} px) ...")
+        console.print(f"training {label} on {image} ({budget.preset}, {budget.max_size} px) ...")
         if (run / "checkpoints").exists():
             loop.resume(run)
         else:
-            loop.train(TRAIN_IMAGES / f"{image}.png", run, settings_for(recipe, budget))
+            loop.train(TRAIN_IMAGES / f"{image}.png", run, settings_for(recipe, budget, changes))
     evaluation = evaluate_run(run, num=budget.num_samples)
-    write_html_report(folder / "reports" / f"{recipe}-{image}.html", evaluation)
+    write_html_report(folder / "reports" / f"{label}-{image}.html", evaluation)
     manifest = json.loads((run / "manifest.json").read_text())
     sample_seconds = evaluation.record["sampling_seconds"] / budget.num_samples
-    return row(recipe, image, evaluation.scores.summary(), manifest["training_seconds"], sample_seconds)
+    return row(label, image, evaluation.scores.summary(), manifest["training_seconds"], sample_seconds)
 
 
 def baseline_row(image: str, budget: Budget, folder: Path, console: Console) -> dict:
@@ -125,7 +130,7 @@ def ratios(mean_rows: dict[str, dict], reference: str = "singan") -> dict[str, d
     }
 
 
-def print_table(console: Console, title: str, rows: list[dict], mean_rows: dict, ratio_rows: dict) -> None:
+def print_table(console: Console, title: str, rows: list[dict], mean_rows: dict, ratio_rows: dict, reference: str = "singan") -> None:
     table = Table(title=title)
     for column in ("recipe", "image", "SWD mean", "SIFID 64", "SIFID 192", "diversity", "copy share", "train s", "s/sample"):
         table.add_column(column, justify="left" if column in ("recipe", "image") else "right")
@@ -138,7 +143,7 @@ def print_table(console: Console, title: str, rows: list[dict], mean_rows: dict,
     for recipe, values in mean_rows.items():
         table.add_row(f"[bold]{recipe}[/]", "[bold]mean[/]", *cells(values), end_section=recipe == list(mean_rows)[-1])
     for recipe, values in ratio_rows.items():
-        table.add_row(recipe, "/ singan", *["n/a" if values[key] is None else f"{values[key]:.2f}x" for key in METRICS])
+        table.add_row(recipe, f"/ {reference}", *["n/a" if values[key] is None else f"{values[key]:.2f}x" for key in METRICS])
     console.print(table)
 
 

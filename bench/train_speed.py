@@ -1,12 +1,14 @@
 """Training time per iteration per stage, recipes side by side.
 
 Runs a few iterations at every stage of each recipe's paper settings (SinGAN: the reference plan,
-3 D + 3 G steps; ConSinGAN: 6 stages, 3 concurrent, 3 D + 3 G steps) for max sizes 128 and 250,
+3 D + 3 G steps; ConSinGAN: 6 stages, 3 concurrent, 3 D + 3 G steps; involution: ConSinGAN's
+with dilated involutions and the decoding critic, 500 instead of 2000 iterations per stage) for
+max sizes 128 and 250,
 on the same image in the same run, and projects a full paper run from the medians. Singan is the
 baseline the ratios compare against. Prints a table per recipe and size and one summary, and writes
 bench/results/train_speed.json.
 
-    .venv/bin/python bench/train_speed.py [--sizes 128 250] [--recipes singan consingan] [--iterations 3] [--device cpu|cuda] [--threads N]
+    .venv/bin/python bench/train_speed.py [--sizes 128 250] [--recipes singan consingan involution] [--iterations 3] [--device cpu|cuda] [--threads N]
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def time_stages(recipe_name: str, max_size: int, iterations: int, device: torch.
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 250])
-    parser.add_argument("--recipes", nargs="+", default=["singan", "consingan"], help="recipes to time (the first is the baseline)")
+    parser.add_argument("--recipes", nargs="+", default=["singan", "consingan", "involution"], help="recipes to time (the first is the baseline)")
     parser.add_argument("--iterations", type=int, default=3, help="timed iterations per stage (after one warm-up)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads (0: its default, one per core)")

@@ -1,4 +1,4 @@
-"""Both recipes, through the real server: every mode a model lists answers as in process (within
+"""Every recipe, through the real server: every mode a model lists answers as in process (within
 one level, under 1 % of values), a mode it does not list is refused naming the recipe and its modes,
 and the served config publishes what the model is."""
 
@@ -14,7 +14,7 @@ from sigctl.errors import RequestError
 
 from ..conftest import IMAGES
 
-MODELS = {"singan": "balloons", "consingan": "balloons_consingan"}
+MODELS = {"singan": "balloons", "consingan": "balloons_consingan", "involution": "balloons_involution"}
 NAIVE = IMAGES / "harmonization" / "starry_night_naive.png"
 NAIVE_MASK = IMAGES / "harmonization" / "starry_night_naive_mask.png"
 
@@ -55,20 +55,22 @@ def test_every_listed_mode_and_start_stage_answers_over_grpc_as_in_process(trito
             assert difference.max() <= 1 and (difference > 0).mean() < 0.01, (request.mode, request.start_scale)
 
 
-def test_consingan_lists_its_modes_and_refuses_the_others_in_process_and_over_grpc(triton, zoo):
-    executor = artifact.load(zoo / "balloons_consingan").executor()
+@pytest.mark.parametrize("recipe", ["consingan", "involution"])
+def test_consingan_lists_its_modes_and_refuses_the_others_in_process_and_over_grpc(triton, zoo, recipe):
+    executor = artifact.load(zoo / MODELS[recipe]).executor()
     assert executor.spec.modes == ("sample", "reconstruct", "harmonize", "edit", "animate")
     for mode in ("paint", "super_resolve"):
-        with pytest.raises(RequestError, match=rf"the consingan model does not answer {mode} requests; it answers sample, reconstruct"):
+        with pytest.raises(RequestError, match=rf"the {recipe} model does not answer {mode} requests; it answers sample, reconstruct"):
             execute(executor, _request(mode))
-        with SigClient(triton.settings.grpc_url, "balloons_consingan") as client:
-            with pytest.raises(RequestRejected, match=rf"consingan model does not answer {mode}.*harmonize, edit, animate") as refused:
+        with SigClient(triton.settings.grpc_url, MODELS[recipe]) as client:
+            with pytest.raises(RequestRejected, match=rf"{recipe} model does not answer {mode}.*harmonize, edit, animate") as refused:
                 client.run(_request(mode))
             assert refused.value.status.endswith("INVALID_ARGUMENT")
 
 
-def test_consingan_injects_at_its_first_stage_only(zoo):
-    executor = artifact.load(zoo / "balloons_consingan").executor()
+@pytest.mark.parametrize("recipe", ["consingan", "involution"])
+def test_consingan_injects_at_its_first_stage_only(zoo, recipe):
+    executor = artifact.load(zoo / MODELS[recipe]).executor()
     request = _request("harmonize")
     with pytest.raises(RequestError, match="first stage only"):
         execute(executor, Request("harmonize", seed=3, image=request.image, mask=request.mask, start_scale=1))

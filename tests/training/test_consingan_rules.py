@@ -2,11 +2,17 @@
 
 DESIGN.md, "ConSinGAN, as its public code does it". Tiny sizes and fixed seeds; every rule was
 broken once for real to watch its test fail (see the closing note of the model-interface issue).
+
+Every rule runs for both recipes that train this way: ``consingan`` and seed 004's ``involution``
+(ConSinGAN's training with another block operator and critic). Rules about what differs (the
+defaults, the critic's loss) are ConSinGAN's alone here; tests/training/test_involution_rules.py
+has the involution's.
 """
 
 from __future__ import annotations
 
 import copy
+import sys
 
 import numpy as np
 import pytest
@@ -26,11 +32,21 @@ from ..conftest import BALLOONS
 
 CPU = torch.device("cpu")
 LR = 5e-4
+RECIPE = "consingan"  # set per test by the recipe fixture
+consingan_only = pytest.mark.consingan_only
+
+
+@pytest.fixture(autouse=True, params=["consingan", "involution"])
+def recipe(request, monkeypatch):
+    if request.param != "consingan" and request.node.get_closest_marker("consingan_only"):
+        pytest.skip("a rule of ConSinGAN's own (the involution recipe's is in test_involution_rules.py)")
+    monkeypatch.setattr(sys.modules[__name__], "RECIPE", request.param)
+    return request.param
 
 
 def make(overrides: dict | None = None, iterations: int = 10, stages: int = 5):
-    """A ConSinGAN recipe on balloons at the tiny preset, with ``stages`` stages, as the loop builds it."""
-    values = {"recipe": "consingan", "optimizer": {"iterations_per_stage": iterations}, "stages": {"num_stages": stages, "max_size": 40}}
+    """A ConSinGAN-family recipe on balloons at the tiny preset, with ``stages`` stages, as the loop builds it."""
+    values = {"recipe": RECIPE, "optimizer": {"iterations_per_stage": iterations}, "stages": {"num_stages": stages, "max_size": 40}}
     for key, value in (overrides or {}).items():
         values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
     settings = load_settings("tiny", overrides=values)
@@ -122,7 +138,9 @@ def test_a_new_stage_starts_as_a_copy_of_the_newest_block_and_the_previous_discr
 def _reconstruction_inputs(recipe, stage: int) -> list[torch.Tensor]:
     """z_rec as DESIGN.md says: the coarsest real image, then fixed hash noise (C channels, margin) per stage."""
     model, sizes = recipe.model, recipe.context.layout.sizes
-    seed, channels, margin = model.config.reconstruction_seed, model.config.channels, model.config.layers_per_block
+    # The block's border: layers x (K - 1) / 2 px, each involution's taps spread dilation px apart.
+    margin = model.config.layers_per_block * getattr(model.config, "dilation", 1) * (model.config.kernel_size - 1) // 2
+    seed, channels = model.config.reconstruction_seed, model.config.channels
     noises = [recipe.context.reals[0]]
     for k in range(1, stage + 1):
         fixed = np.stack([np.asarray(unit_noise(model.noise_spec(k), seed, k, *sizes[k]))])
@@ -235,6 +253,14 @@ def _gradients_at_step(optimizer, named) -> dict[str, torch.Tensor]:
     return recorded
 
 
+def next_draw(recipe, stage: int) -> list[torch.Tensor]:
+    """The noises the recipe's next iteration draws, made here from the hash noise."""
+    model, sizes = recipe.model, recipe.context.layout.sizes
+    seed = training_noise_seed(recipe.settings.seed, stage, recipe.noise.draws)
+    return [torch.from_numpy(np.asarray(unit_noise(model.noise_spec(k), seed, k, *sizes[k])))[None] for k in range(stage + 1)]
+
+
+@consingan_only
 def test_one_iteration_steps_on_the_gradients_of_the_losses_computed_here():
     # DESIGN.md: one noise draw; D: WGAN-GP with one uniform mix and a per-pixel gradient norm, at the
     # settings' weight; G: -mean D(fake) + alpha x MSE(G(z_rec), real), z_rec the coarsest real image
@@ -244,11 +270,10 @@ def test_one_iteration_steps_on_the_gradients_of_the_losses_computed_here():
     recipe = make({"optimizer": {"discriminator_steps": 1, "generator_steps": 1},
                    "loss": {"gradient_penalty_weight": weight, "reconstruction_weight": alpha}})
     advance_to(recipe, stage)
-    model, sizes, real = recipe.model, recipe.context.layout.sizes, recipe.context.reals[stage]
+    model, real = recipe.model, recipe.context.reals[stage]
     generator, discriminator = copy.deepcopy(model.generator).requires_grad_(True), copy.deepcopy(recipe.discriminator)
     amplitudes = model.noise_amplitudes.clone()
-    seed = training_noise_seed(recipe.settings.seed, stage, recipe.noise.draws)
-    noises = [torch.from_numpy(np.asarray(unit_noise(model.noise_spec(k), seed, k, *sizes[k])))[None] for k in range(stage + 1)]
+    noises = next_draw(recipe, stage)
     frozen = {name: None if p.grad is None else p.grad.clone() for name, p in model.generator.named_parameters()
               if name.startswith(("head.", "body.0."))}
     d_recorded = _gradients_at_step(recipe.discriminator_optimizer, list(recipe.discriminator.named_parameters()))
@@ -294,6 +319,7 @@ def test_stage_zero_noise_has_three_independent_channels():
     assert z0.shape[0] == 3 and not torch.equal(z0[0], z0[1]) and not torch.equal(z0[1], z0[2])
 
 
+@consingan_only
 def test_the_defaults_are_the_reference_code_defaults():
     # DESIGN.md, "Defaults" (tohinz/ConSinGAN config.py).
     s = ConSinGANSettings()

@@ -1,4 +1,6 @@
-"""ConSinGAN's fine-tuning: a new artifact trained further with the naive image at stage 0."""
+"""ConSinGAN's fine-tuning: a new artifact trained further with the naive image at stage 0.
+
+For both recipes that train ConSinGAN's way: ``consingan`` and ``involution`` (seed 004)."""
 
 from __future__ import annotations
 
@@ -31,16 +33,17 @@ def _weights(run):
     return artifact.load(run).model.state_dict()
 
 
-@pytest.fixture(scope="module")
-def consingan_run(zoo_runs):
-    return zoo_runs / "balloons_consingan"
+@pytest.fixture(scope="module", params=["balloons_consingan", "balloons_involution"])
+def consingan_run(zoo_runs, request):
+    return zoo_runs / request.param
 
 
 def test_finetuning_writes_a_new_artifact_and_leaves_the_source_untouched(consingan_run, tmp_path):
     before = _digest_tree(consingan_run)
     manifest = finetune(consingan_run, NAIVE, tmp_path / "tuned", iterations=5, device="cpu")
     assert _digest_tree(consingan_run) == before
-    assert manifest.recipe == "consingan" and manifest.training["finetune"]["iterations"] == 5
+    assert manifest.recipe == artifact.load(consingan_run).manifest.recipe and manifest.training["finetune"]["iterations"] == 5
+    assert manifest.model.class_name == artifact.load(consingan_run).manifest.model.class_name
     source, tuned = _weights(consingan_run), _weights(tmp_path / "tuned")
     # The newest stages (all three of this tiny model) and the tail moved.
     assert any(not torch.equal(source[k], tuned[k]) for k in source)
@@ -69,7 +72,7 @@ def test_finetuning_starts_from_the_final_discriminator_when_the_checkpoint_is_t
 
 
 def test_finetuning_refuses_singan_runs_and_existing_outputs(tiny_run, consingan_run, tmp_path):
-    with pytest.raises(SettingsError, match="fine-tuning is ConSinGAN's"):
+    with pytest.raises(SettingsError, match="fine-tuning is for ConSinGAN-family models"):
         finetune(tiny_run, NAIVE, tmp_path / "x", iterations=2, device="cpu")
     with pytest.raises(SettingsError, match="between 1 and"):
         finetune(consingan_run, NAIVE, tmp_path / "x", iterations=0, device="cpu")

@@ -27,7 +27,7 @@ def train_command(
     out: Annotated[Optional[Path], typer.Option("--out", help="Run directory to create [default: runs/IMAGE_NAME].")] = None,
     preset: Annotated[str, typer.Option(help=f"Settings preset of the recipe: {', '.join(preset_names())}.")] = "paper",
     config: Annotated[Optional[Path], typer.Option(help="YAML file of settings merged over the preset.")] = None,
-    recipe: Annotated[Optional[str], typer.Option(help="Training recipe: singan or consingan.")] = None,
+    recipe: Annotated[Optional[str], typer.Option(help="Training recipe: singan, consingan or involution.")] = None,
     factor: Annotated[Optional[float], typer.Option(help="Train SinGAN for super-resolution by this factor (reconstruction weight 100 unless set).")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Training seed.")] = None,

@@ -55,7 +55,7 @@ def finetune(
         raise SettingsError(f"--iterations must be between 1 and {MAX_FINETUNE_ITERATIONS}, got {iterations}")
     loaded = artifact.load(run_dir)
     if not hasattr(RECIPES.get(loaded.manifest.recipe), "begin_finetune"):
-        raise SettingsError(f"{run_dir} is a {loaded.manifest.recipe} model; fine-tuning is ConSinGAN's (train with --recipe consingan)")
+        raise SettingsError(f"{run_dir} is a {loaded.manifest.recipe} model; fine-tuning is for ConSinGAN-family models (train with --recipe consingan or involution)")
     check_new_run_dir(out_dir)
     if out_dir.resolve() == run_dir.resolve():
         raise SettingsError("--out must be a new run directory: fine-tuning never modifies the source run")

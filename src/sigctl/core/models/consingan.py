@@ -22,7 +22,7 @@ from torch import nn
 
 from sigctl.core.model import GRAPH_FIRST_STAGE, GRAPH_STAGE, GRAPH_TO_RGB, GraphSpec, ModelSpec, NoiseSpec
 from sigctl.core.models.base import ExportGraph, GenerativeModel
-from sigctl.core.models.consingan_networks import GrowingGenerator
+from sigctl.core.models.consingan_networks import ConvLayers, GrowingGenerator, Layers
 from sigctl.core.requests import MODE_ANIMATE, MODE_EDIT, MODE_HARMONIZE, MODE_RECONSTRUCT, MODE_SAMPLE
 from sigctl.core.scales import PyramidLayout
 
@@ -65,13 +65,19 @@ class ConSinGANModel(GenerativeModel):
         super().__init__()
         self._config = config
         self.generator = GrowingGenerator(
-            config.channels, config.kernel_size, config.layers_per_block, config.leaky_relu_slope, config.batch_norm, config.mode
+            config.channels, config.kernel_size, config.layers_per_block, config.leaky_relu_slope, config.batch_norm, config.mode,
+            layers=self.layers(config),
         )
         for _ in range(num_stages - 1):
             self.generator.init_next_stage()
         self.register_buffer("noise_amplitudes", torch.ones(num_stages))
         # The coarsest real image: what the reconstruction path feeds stage 0.
         self.register_buffer("coarsest_real", torch.zeros(1, 3, *config.sizes[0]))
+
+    @staticmethod
+    def layers(config: ConSinGANConfig) -> Layers:
+        """What the generator is built of: ConSinGAN's unpadded convs (a variant overrides this alone)."""
+        return ConvLayers(config.channels, config.kernel_size, config.leaky_relu_slope, config.batch_norm)
 
     @classmethod
     def from_config(cls, config: ConSinGANConfig) -> "ConSinGANModel":
@@ -99,7 +105,7 @@ class ConSinGANModel(GenerativeModel):
         return NoiseSpec(self.generator.noise_channels(stage), self.generator.noise_margin if stage > 0 else 0)
 
     # -- the model interface -------------------------------------------------------------------------
-    def spec(self, recipe: str = "consingan") -> ModelSpec:
+    def spec(self, recipe: str | None = None) -> ModelSpec:
         num = self.num_trained
         layout = self.layout
         scales = layout.stage_scales[:num]
@@ -111,7 +117,7 @@ class ConSinGANModel(GenerativeModel):
         graphs.append(GraphSpec("to_rgb", GRAPH_TO_RGB, None, ("state",), ("image",)))
         return ModelSpec(
             model_class=self.model_class,
-            recipe=recipe,
+            recipe=recipe or self.model_class,
             layout=PyramidLayout(layout.sizes[:num], layout.scale_factor, "ceil", scales),
             noises=tuple(self.noise_spec(stage) for stage in range(num)),
             noise_amplitudes=tuple(self.noise_amplitudes.tolist()),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -153,7 +153,9 @@ def _zero_pad(features: torch.Tensor, pixels: int) -> torch.Tensor:
 
 
 class ConvBlock(nn.Sequential):
-    """Unpadded conv -> [BatchNorm] -> LeakyReLU (the reference's ``ConvBlock``, same names)."""
+    """Unpadded conv -> [BatchNorm] -> LeakyReLU (the reference's ``ConvBlock``, same names).
+
+    ``border``: px the block eats per side (every layer a generator is built of states it)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, leaky_slope: float, batch_norm: bool):
         super().__init__()
@@ -161,13 +163,54 @@ class ConvBlock(nn.Sequential):
         if batch_norm:
             self.add_module("norm", nn.BatchNorm2d(out_channels))
         self.add_module("lrelu", nn.LeakyReLU(leaky_slope))
+        self.border = (kernel_size - 1) // 2
 
 
 def _conv_stack(num_layers: int, channels: int, kernel_size: int, leaky_slope: float, batch_norm: bool) -> nn.Sequential:
+    return _stack([ConvBlock(channels, channels, kernel_size, leaky_slope, batch_norm) for _ in range(num_layers)])
+
+
+def _stack(layers: Sequence[nn.Module]) -> nn.Sequential:
     stack = nn.Sequential()
-    for index in range(num_layers):
-        stack.add_module(f"block{index}", ConvBlock(channels, channels, kernel_size, leaky_slope, batch_norm))
+    for index, layer in enumerate(layers):
+        stack.add_module(f"block{index}", layer)
     return stack
+
+
+def with_border(module: nn.Module, border: int) -> nn.Module:
+    """``module`` marked as eating ``border`` px per side."""
+    module.border = border
+    return module
+
+
+class Layers(Protocol):
+    """What a growing generator is built of (its block operator): each layer states its ``border``."""
+
+    def head(self) -> nn.Module:
+        """(N, 3, H, W) -> (N, C, H - 2b, W - 2b)."""
+
+    def body_layer(self) -> nn.Module:
+        """(N, C, H, W) -> (N, C, H - 2b, W - 2b); a stage's block is ``layers_per_block`` of these."""
+
+    def tail(self) -> nn.Module:
+        """(N, C, H, W) -> (N, 3, H - 2b, W - 2b) in [-1, 1]."""
+
+
+class ConvLayers:
+    """ConSinGAN's layers: unpadded k x k convs (head: conv 3->C + LReLU, tail: conv C->3 + tanh)."""
+
+    def __init__(self, channels: int, kernel_size: int = 3, leaky_slope: float = 0.05, batch_norm: bool = False):
+        self.channels, self.kernel_size, self.leaky_slope, self.batch_norm = channels, kernel_size, leaky_slope, batch_norm
+
+    def head(self) -> nn.Module:
+        return ConvBlock(IMAGE_CHANNELS, self.channels, self.kernel_size, self.leaky_slope, self.batch_norm)
+
+    def body_layer(self) -> nn.Module:
+        return ConvBlock(self.channels, self.channels, self.kernel_size, self.leaky_slope, self.batch_norm)
+
+    def tail(self) -> nn.Module:
+        tail = nn.Sequential(nn.Conv2d(self.channels, IMAGE_CHANNELS, self.kernel_size), nn.Tanh())
+        return with_border(tail, (self.kernel_size - 1) // 2)
 
 
 def init_weights(module: nn.Module) -> None:
@@ -200,17 +243,20 @@ class GrowingGenerator(nn.Module):
     """ConSinGAN's generator: a shared head and tail around one body block per stage.
 
     ``head`` (pad + conv 3->C + LReLU) reads the stage-0 input (3-channel noise, or the image that
-    enters instead); ``body[k]`` is stage k's block of ``layers_per_block`` unpadded convs; ``tail``
+    enters instead); ``body[k]`` is stage k's block of ``layers_per_block`` unpadded layers; ``tail``
     (pad + conv C->3 + tanh) makes RGB from the last stage's features. It starts with one stage;
-    ``init_next_stage`` grows it.
+    ``init_next_stage`` grows it. The layers come from ``layers`` (ConSinGAN's convs unless
+    given; seed 004's involution generator gives dilated involutions): the pads around them follow
+    the borders the layers state.
 
     Args:
         channels: feature channels C between stages (64).
         kernel_size: odd conv kernel size (3); each unpadded conv eats ``(k - 1) / 2`` px per side.
-        layers_per_block: convs per body block (3).
+        layers_per_block: layers per body block (3).
         leaky_slope: LeakyReLU negative slope (0.05).
         batch_norm: BatchNorm after each head and body conv (off in the reference's defaults).
         mode: ``"generation"`` or ``"retarget"`` (see the module docstring).
+        layers: the layer factory (default ``ConvLayers(channels, kernel_size, leaky_slope, batch_norm)``).
     """
 
     def __init__(
@@ -221,6 +267,7 @@ class GrowingGenerator(nn.Module):
         leaky_slope: float = 0.05,
         batch_norm: bool = False,
         mode: GeneratorMode = "generation",
+        layers: Layers | None = None,
     ):
         super().__init__()
         _check_network_arguments(channels, kernel_size, layers_per_block)
@@ -228,12 +275,13 @@ class GrowingGenerator(nn.Module):
             raise ValueError(f"mode is {mode!r}; valid modes are {', '.join(GENERATOR_MODES)}")
         self.channels = channels
         self.mode = mode
-        # The reference pads head and tail by 1 and blocks by num_layer: its k = 3 case of these.
-        self.conv_border = (kernel_size - 1) // 2
-        self.block_border = layers_per_block * self.conv_border
-        self.head = ConvBlock(IMAGE_CHANNELS, channels, kernel_size, leaky_slope, batch_norm)
-        self.body = nn.ModuleList([_conv_stack(layers_per_block, channels, kernel_size, leaky_slope, batch_norm)])
-        self.tail = nn.Sequential(nn.Conv2d(channels, IMAGE_CHANNELS, kernel_size), nn.Tanh())
+        layers = layers or ConvLayers(channels, kernel_size, leaky_slope, batch_norm)
+        self.head = layers.head()
+        self.body = nn.ModuleList([_stack([layers.body_layer() for _ in range(layers_per_block)])])
+        self.tail = layers.tail()
+        # The reference pads head and tail by 1 and blocks by num_layer: its 3x3-conv case of these.
+        self.head_border, self.tail_border = self.head.border, self.tail.border
+        self.block_border = sum(layer.border for layer in self.body[0])
         init_weights(self)
 
     @property
@@ -260,11 +308,12 @@ class GrowingGenerator(nn.Module):
 
     def first_stage(self, stage_input: torch.Tensor) -> torch.Tensor:
         """Stage 0: (N, 3, H0, W0) noise or injected image -> (N, C, H0, W0) features."""
-        features = self.head(_zero_pad(stage_input, self.conv_border))
+        features = self.head(_zero_pad(stage_input, self.head_border))
         if self.mode == "generation":
             # The reference upsamples one conv's border past the size before zero-padding the
-            # rest, "to increase the image diversity at the edges".
-            border = self.conv_border
+            # rest, "to increase the image diversity at the edges" (here the head's border, at
+            # most the block's: a block of self-padding layers eats nothing and takes no margin).
+            border = min(self.head_border, self.block_border)
             features = upsample(features, (features.shape[2] + 2 * border, features.shape[3] + 2 * border))
             features = _zero_pad(features, self.block_border - border)
         else:
@@ -292,7 +341,7 @@ class GrowingGenerator(nn.Module):
 
     def to_rgb(self, features: torch.Tensor) -> torch.Tensor:
         """The shared tail: (N, C, H, W) features -> (N, 3, H, W) image in [-1, 1]."""
-        return self.tail(_zero_pad(features, self.conv_border))
+        return self.tail(_zero_pad(features, self.tail_border))
 
     def forward(self, noises: Sequence[torch.Tensor], amplitudes: Sequence[float | torch.Tensor]) -> torch.Tensor:
         """All stages: ``to_rgb(stage_step(..., stage_step(1, first_stage(noises[0]), ...)))``.

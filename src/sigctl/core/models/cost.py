@@ -1,7 +1,8 @@
 """What a sample costs: multiply-accumulates per stage, counted on the real forward pass.
 
-Counted with hooks on every convolution while one sample runs through the request path, so the
-count is right for any model of the family (unpadded convs, margins, concurrent stages) without a
+Counted with hooks on every convolution (and every dilated involution's per-position aggregation:
+K x K multiply-adds per output value) while one sample runs through the request path, so the count
+is right for any model of the family (unpadded layers, margins, concurrent stages) without a
 formula per architecture.
 """
 
@@ -11,6 +12,7 @@ import torch
 from torch import nn
 
 from sigctl.core.in_process import TorchExecutor
+from sigctl.core.models.dilated_involution import DilatedInvolution
 from sigctl.core.stages import entering_state, stage_sizes, unit_noise
 
 
@@ -26,7 +28,11 @@ def stage_macs(model: nn.Module, height: int | None = None, width: int | None = 
         per_output = layer.in_channels // layer.groups * layer.kernel_size[0] * layer.kernel_size[1]
         counted[0] += output[0].numel() * per_output
 
+    def count_involution(layer: DilatedInvolution, _inputs, output: torch.Tensor) -> None:
+        counted[0] += output[0].numel() * layer.kernel_size * layer.kernel_size
+
     hooks = [layer.register_forward_hook(count) for layer in model.modules() if isinstance(layer, nn.Conv2d)]
+    hooks += [layer.register_forward_hook(count_involution) for layer in model.modules() if isinstance(layer, DilatedInvolution)]
     try:
         sizes = stage_sizes(executor, height, width)
         state = entering_state(executor, 0, 1, sizes)

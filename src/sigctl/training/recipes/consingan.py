@@ -43,6 +43,12 @@ EDITING_INPUT_NOISE = 0.1
 
 
 class ConSinGANRecipe(Recipe):
+    """ConSinGAN's training. A variant of it (seed 004's involution recipe) changes what it is made
+    of, and nothing of how it trains: ``model_type`` (and the config values it adds), the
+    discriminator, and the losses."""
+
+    model_type: type[ConSinGANModel] = ConSinGANModel
+
     def __init__(self, context: TrainingContext):
         super().__init__(context)
         self.adversarial_loss, self.reconstruction_loss = self.build_losses()
@@ -53,10 +59,11 @@ class ConSinGANRecipe(Recipe):
 
     # -- what the recipe is made of ---------------------------------------------------------------
 
-    @staticmethod
-    def model_config(settings: ConSinGANSettings, layout: PyramidLayout) -> ConSinGANConfig:
+    @classmethod
+    def config_values(cls, settings: ConSinGANSettings, layout: PyramidLayout) -> dict[str, Any]:
+        """The model config's values these settings give (a variant adds its own)."""
         network = settings.network
-        return ConSinGANConfig(
+        return dict(
             sizes=list(layout.sizes), stage_scales=list(layout.stage_scales), channels=network.channels,
             kernel_size=network.kernel_size, layers_per_block=network.layers_per_block, leaky_relu_slope=network.leaky_relu_slope,
             batch_norm=network.batch_norm, mode=network.mode,
@@ -64,11 +71,15 @@ class ConSinGANRecipe(Recipe):
         )
 
     @classmethod
+    def model_config(cls, settings: ConSinGANSettings, layout: PyramidLayout) -> ConSinGANConfig:
+        return cls.model_type.config_type(**cls.config_values(settings, layout))
+
+    @classmethod
     def untrained_model(cls, settings: ConSinGANSettings, layout: PyramidLayout) -> ConSinGANModel:
-        return ConSinGANModel(cls.model_config(settings, layout), layout.num_scales)
+        return cls.model_type(cls.model_config(settings, layout), layout.num_scales)
 
     def build_model(self, num_stages: int = 1) -> ConSinGANModel:
-        model = ConSinGANModel(self.model_config(self.settings, self.context.layout), num_stages)
+        model = self.model_type(self.model_config(self.settings, self.context.layout), num_stages)
         model.coarsest_real.copy_(self.context.reals[0])
         return model.to(self.context.device)
 

@@ -1,0 +1,240 @@
+"""Seed 004's recipe: what it changes in ConSinGAN's training, checked against computations made here.
+
+ConSinGAN's rules (stage schedule, lr groups, warm start, amplitudes, reconstruction path,
+fine-tuning) run for this recipe too, in test_consingan_rules.py. Here: its defaults, the critic's
+decoders (their crop geometry, beta's effect on the D loss, trained on real images only), one
+iteration's gradients, and that nothing of the decoders reaches the artifact.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from typer.testing import CliRunner
+
+from sigctl import artifact
+from sigctl.cli import app
+from sigctl.config import ConSinGANSettings, InvolutionSettings, load_settings
+from sigctl.core.in_process import sample_images
+from sigctl.core.models.involution import InvolutionModel
+from sigctl.export.exporter import export_artifact
+from sigctl.serving.runtime import ModelRuntime
+from sigctl.training.self_supervised import Box, DecodingDiscriminator, SelfSupervisedWGANGP, crop_boxes
+
+from ..conftest import BALLOONS
+from .test_consingan_rules import _gradients_at_step, advance_to, next_draw, make as make_any
+
+
+def make(overrides: dict | None = None, iterations: int = 10, stages: int = 5):
+    """An involution recipe on balloons at the tiny preset, as test_consingan_rules builds its recipes."""
+    return make_any({"recipe": "involution", **(overrides or {})}, iterations, stages)
+
+
+def test_the_defaults_are_consingans_with_500_iterations_dilation_3_and_beta_5():
+    s, consingan = InvolutionSettings(), ConSinGANSettings()
+    assert s.optimizer.iterations_per_stage == 500 and consingan.optimizer.iterations_per_stage == 2000
+    n = s.network
+    assert (n.dilation, n.groups, n.reduction, n.padding, n.involution_head_tail, n.kernel_size) == (3, 4, 1, "block", False, 3)
+    assert (s.loss.decoder_weight, s.loss.decoder_loss) == (5.0, "mse")
+    # Everything else is ConSinGAN's.
+    assert s.stages == consingan.stages
+    assert s.optimizer.model_dump(exclude={"iterations_per_stage"}) == consingan.optimizer.model_dump(exclude={"iterations_per_stage"})
+    assert s.loss.model_dump(exclude={"decoder_weight", "decoder_loss"}) == consingan.loss.model_dump()
+    assert n.model_dump(exclude={"dilation", "groups", "reduction", "padding", "involution_head_tail"}) == consingan.network.model_dump()
+    assert load_settings("paper", overrides={"recipe": "involution"}) == s
+
+
+def test_groups_must_divide_the_channels():
+    with pytest.raises(Exception, match="groups \\(3\\) must divide channels \\(64\\)"):
+        load_settings("paper", overrides={"recipe": "involution", "network": {"groups": 3}})
+
+
+def test_the_recipe_trains_its_model_with_the_decoding_critic_and_its_loss():
+    recipe = make()
+    advance_to(recipe, 1)
+    assert isinstance(recipe.model, InvolutionModel) and isinstance(recipe.discriminator, DecodingDiscriminator)
+    assert isinstance(recipe.adversarial_loss, SelfSupervisedWGANGP) and recipe.adversarial_loss.decoder_weight == 5.0
+    before = copy.deepcopy(recipe.discriminator.whole_decoder.state_dict()), copy.deepcopy(recipe.discriminator.crop_decoder.state_dict())
+    logged = recipe.step(0)
+    assert "d_rec" in logged
+    after = recipe.discriminator.whole_decoder.state_dict(), recipe.discriminator.crop_decoder.state_dict()
+    for old, new in zip(before, after):  # both decoders train with the critic
+        assert any(not torch.equal(old[key], new[key]) for key in old)
+
+
+# --- the decoders' crop ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("height, width", [(25, 34), (40, 61), (16, 21)])
+def test_the_crop_is_half_height_by_half_width_and_its_feature_crop_is_the_same_region(height, width):
+    border = 4  # head + 3 body convs, unpadded 3x3: the feature map is 4 px smaller per side
+    generator = torch.Generator().manual_seed(0)
+    tops, lefts = set(), set()
+    for _ in range(300):
+        image_box, feature_box = crop_boxes(height, width, border, generator)
+        assert (image_box.height, image_box.width) == (height // 2, width // 2)
+        assert (feature_box.height, feature_box.width) == (image_box.height, image_box.width)
+        assert (image_box.top - feature_box.top, image_box.left - feature_box.left) == (border, border)
+        assert 0 <= feature_box.top and feature_box.top + feature_box.height <= height - 2 * border
+        assert 0 <= feature_box.left and feature_box.left + feature_box.width <= width - 2 * border
+        tops.add(image_box.top)
+        lefts.add(image_box.left)
+    # Every position whose feature crop fits is drawn.
+    assert tops == set(range(border, height - border - height // 2 + 1))
+    assert lefts == set(range(border, width - border - width // 2 + 1))
+
+
+def test_the_feature_crop_holds_exactly_the_features_of_the_image_crop():
+    # An unpadded critic's feature at (r, c) sees pixels r .. r + 2 border: the feature crop equals
+    # the features of the image crop grown by the border, bit for bit.
+    torch.manual_seed(1)
+    critic = DecodingDiscriminator(channels=8)
+    image = torch.randn(1, 3, 30, 41)
+    image_box, feature_box = crop_boxes(30, 41, critic.feature_border, torch.Generator().manual_seed(3))
+    b = critic.feature_border
+    grown = Box(image_box.top - b, image_box.left - b, image_box.height + 2 * b, image_box.width + 2 * b)
+    with torch.no_grad():
+        torch.testing.assert_close(feature_box.of(critic.features(image)), critic.features(grown.of(image)), rtol=0, atol=1e-6)
+
+
+def test_on_a_stage_too_small_for_an_inner_crop_the_feature_crop_is_clipped_but_never_empty():
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(100):
+        image_box, feature_box = crop_boxes(12, 9, 4, generator)  # feature map 4 x 1
+        assert (image_box.height, image_box.width) == (6, 4)
+        assert 0 <= image_box.top <= 6 and 0 <= image_box.left <= 5
+        assert feature_box.height >= 1 and feature_box.width >= 1
+        assert feature_box.top + feature_box.height <= 4 and feature_box.left + feature_box.width <= 1
+
+
+# --- the critic's loss -----------------------------------------------------------------------------
+
+
+def _critic_inputs():
+    torch.manual_seed(2)
+    critic = DecodingDiscriminator(channels=8)
+    return critic, torch.rand(1, 3, 26, 35) * 2 - 1, torch.rand(1, 3, 26, 35) * 2 - 1
+
+
+def _by_hand_rec(critic, real, top, left, norm=F.mse_loss):
+    features = critic.features(real)
+    whole = critic.whole_decoder(F.interpolate(features, size=(26, 35), mode="bilinear", align_corners=False))
+    b, h, w = critic.feature_border, 13, 17
+    crop_features = features[:, :, top - b : top - b + h, left - b : left - b + w]
+    crop = critic.crop_decoder(F.interpolate(crop_features, size=(h, w), mode="bilinear", align_corners=False))
+    return norm(whole, real) + norm(crop, real[:, :, top : top + h, left : left + w])
+
+
+@pytest.mark.parametrize("beta", [5.0, 2.0])
+def test_beta_weighs_the_decoders_reconstruction_of_the_real_image_into_the_d_loss(beta):
+    critic, real, fake = _critic_inputs()
+    torch.manual_seed(9)
+    plain, plain_logged = SelfSupervisedWGANGP(0.1, decoder_weight=0.0).discriminator_loss(critic, real, fake)
+    torch.manual_seed(9)
+    weighted, logged = SelfSupervisedWGANGP(0.1, decoder_weight=beta).discriminator_loss(critic, real, fake)
+    # The same mix, then the crop: L_D(beta) = L_D(0) + beta x L_rec, L_rec computed here.
+    torch.manual_seed(9)
+    torch.rand(1, 1, 1, 1)
+    top, left = int(torch.randint(4, 26 - 4 - 13 + 1, (1,))), int(torch.randint(4, 35 - 4 - 17 + 1, (1,)))
+    expected_rec = _by_hand_rec(critic, real, top, left)
+    assert "d_rec" not in plain_logged and logged["d_rec"].item() == pytest.approx(expected_rec.item(), rel=1e-6)
+    assert weighted.item() == pytest.approx(plain.item() + beta * expected_rec.item(), rel=1e-6)
+    assert logged["gp"].item() == pytest.approx(plain_logged["gp"].item(), rel=1e-6)
+
+
+def test_the_l1_setting_measures_the_reconstruction_with_l1():
+    critic, real, fake = _critic_inputs()
+    torch.manual_seed(9)
+    _, logged = SelfSupervisedWGANGP(0.1, 5.0, "l1").discriminator_loss(critic, real, fake)
+    torch.manual_seed(9)
+    torch.rand(1, 1, 1, 1)
+    top, left = int(torch.randint(4, 10, (1,))), int(torch.randint(4, 15, (1,)))
+    assert logged["d_rec"].item() == pytest.approx(_by_hand_rec(critic, real, top, left, F.l1_loss).item(), rel=1e-6)
+
+
+def _decoder_gradients(critic, real, fake, beta):
+    critic = copy.deepcopy(critic)
+    torch.manual_seed(9)
+    loss, _ = SelfSupervisedWGANGP(0.1, beta).discriminator_loss(critic, real, fake)
+    loss.backward()
+    return [p.grad for decoder in (critic.whole_decoder, critic.crop_decoder) for p in decoder.parameters()]
+
+
+def test_the_decoders_learn_from_the_real_image_only():
+    critic, real, fake = _critic_inputs()
+    with_one_fake = _decoder_gradients(critic, real, fake, 5.0)
+    with_another = _decoder_gradients(critic, real, -fake, 5.0)
+    assert all(g is not None and g.abs().sum() > 0 for g in with_one_fake)
+    assert all(torch.equal(a, b) for a, b in zip(with_one_fake, with_another))
+    assert all(g is None for g in _decoder_gradients(critic, real, fake, 0.0))
+
+
+def test_one_iteration_steps_the_critic_on_wgan_gp_plus_beta_times_the_decoders_loss():
+    beta, weight, stage = 3.0, 0.7, 2
+    recipe = make({"optimizer": {"discriminator_steps": 1, "generator_steps": 1},
+                   "loss": {"gradient_penalty_weight": weight, "decoder_weight": beta}})
+    advance_to(recipe, stage)
+    model, real = recipe.model, recipe.context.reals[stage]
+    generator, critic = copy.deepcopy(model.generator), copy.deepcopy(recipe.discriminator)
+    noises = next_draw(recipe, stage)
+    recorded = _gradients_at_step(recipe.discriminator_optimizer, list(recipe.discriminator.named_parameters()))
+    torch.manual_seed(7)
+    recipe.step(0)
+
+    torch.manual_seed(7)
+    with torch.no_grad():
+        fake = generator(noises, model.noise_amplitudes)
+    mix = torch.rand(1, 1, 1, 1)
+    mixed = (mix * real + (1 - mix) * fake).requires_grad_(True)
+    (slope,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    penalty = ((torch.sqrt((slope**2).sum(dim=1)) - 1) ** 2).mean()
+    height, width = real.shape[2:]
+    b, h, w = critic.feature_border, height // 2, width // 2
+    top, left = int(torch.randint(b, height - b - h + 1, (1,))), int(torch.randint(b, width - b - w + 1, (1,)))
+    features = critic.features(real)
+    whole = critic.whole_decoder(F.interpolate(features, size=(height, width), mode="bilinear", align_corners=False))
+    crop = critic.crop_decoder(F.interpolate(features[:, :, top - b : top - b + h, left - b : left - b + w], size=(h, w), mode="bilinear"))
+    rec = F.mse_loss(whole, real) + F.mse_loss(crop, real[:, :, top : top + h, left : left + w])
+    d_loss = critic(fake).mean() - critic(real).mean() + weight * penalty + beta * rec
+    names, parameters = zip(*critic.named_parameters())
+    expected = dict(zip(names, torch.autograd.grad(d_loss, parameters)))
+    assert recorded.keys() == expected.keys()
+    for name, gradient in expected.items():
+        assert torch.allclose(recorded[name], gradient, rtol=1e-4, atol=1e-7), name
+
+
+# --- the artifact ----------------------------------------------------------------------------------
+
+
+def test_nothing_of_the_decoders_reaches_the_artifact_or_the_export(tmp_path):
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", str(BALLOONS), "--recipe", "involution", "--preset", "tiny", "--iterations", "3", "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["model"]["class_name"] == "involution" and manifest["recipe"] == "involution"
+    with safe_open(str(run / "model.safetensors"), "pt") as stored:
+        keys = set(stored.keys())
+    model = InvolutionModel.from_config(InvolutionModel.config_type.model_validate(manifest["model"]["config"]))
+    assert keys == set(model.state_dict()) and not any("decoder" in key for key in keys)
+    assert any(".involution.kernel_net." in key for key in keys)
+    result = export_artifact(run, tmp_path / "repo", name="inv", formats=("onnx", "torchscript"))
+    assert max(result.parity.values()) < 1e-3  # exported = eager, both formats (export refuses worse)
+    graphs = sorted(path.name for path in (result.folder / "graphs").iterdir())
+    assert graphs == [f"{name}.{ext}" for name in ("stage_00", "stage_01", "stage_02", "to_rgb") for ext in ("onnx", "pt")]
+    # The exported weights are the generator's and each stage's amplitude, no more (the decoders
+    # alone would add 2 x (8 x 8 x 9 + 8 x 3 x 9 + 11) values at 8 channels).
+    import onnx
+
+    onnx_graphs = [result.folder / "graphs" / g for g in graphs if g.endswith(".onnx")]
+    stored = sum(int(np.prod(t.dims)) for g in onnx_graphs for t in onnx.load(str(g)).graph.initializer)
+    assert stored <= sum(p.numel() for p in model.parameters()) + len(onnx_graphs) - 1
+    # Served (TorchScript runtime) = in process within one level.
+    served = ModelRuntime(result.folder, engine="torchscript").sample(2, 4, 30, 47, 0)
+    local = sample_images(artifact.load(run).model, 2, 4, 30, 47, 0)
+    assert np.abs(served.astype(int) - local.astype(int)).max() <= 1
