@@ -8,10 +8,11 @@ channels, 120 iterations per stage, one PyTorch thread), scores it with the code
 each variant and its ratio to the defaults. ConSinGAN at the same budget is the plain-convolution
 baseline (the paper's "Baseline"); ``no-decoders`` is the involution without the critic's decoders.
 
-Runs are shared with bench/quality.py (bench/results/quality-cpu/runs/), reused when finished and
-resumed when interrupted; the table is also written as bench/results/quality-cpu/involution.json.
+``--budget cpu500`` runs the same at 500 iterations per stage. Runs are shared with bench/quality.py
+(bench/results/quality-BUDGET/runs/), reused when finished and resumed when interrupted; the table
+is also written as bench/results/quality-BUDGET/involution.json.
 
-    .venv/bin/python bench/involution.py [--variants d1 d5] [--images balloons mountains3] [--num N]
+    .venv/bin/python bench/involution.py [--budget cpu|cpu500] [--variants d1 d5] [--images balloons mountains3] [--num N]
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ IMAGES = ["balloons", "mountains3"]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", choices=["cpu", "cpu500"], default="cpu", help="bench/quality.py's budget")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--images", nargs="+", default=IMAGES)
     parser.add_argument("--num", type=int, default=None, help="samples scored per model [default: the budget's]")
@@ -49,11 +51,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    budget = quality.BUDGETS["cpu"]
+    budget = quality.BUDGETS[args.budget]
     if args.num is not None:
-        budget = quality.Budget(budget.preset, budget.max_size, args.num, budget.device)
+        budget = quality.Budget(budget.preset, budget.max_size, args.num, budget.device, budget.iterations)
     console = Console(width=max(Console().width, 132))
-    folder = quality.RESULTS / "quality-cpu"
+    folder = quality.RESULTS / f"quality-{args.budget}"
     started = time.perf_counter()
     rows = []
     for name in args.variants:
@@ -62,7 +64,7 @@ def main() -> None:
     mean_rows = quality.means(rows)
     ratio_rows = quality.ratios(mean_rows, reference="involution")
     title = (
-        f"involution variants at the cpu budget: {budget.preset} preset, {budget.max_size} px, {budget.num_samples} samples per model, "
+        f"involution variants at the {args.budget} budget: {budget.preset} preset{quality._iterations(budget)}, {budget.max_size} px, {budget.num_samples} samples per model, "
         f"{torch.get_num_threads()} thread(s) ({time.perf_counter() - started:.0f} s)"
     )
     quality.print_table(console, title, rows, mean_rows, ratio_rows, reference="involution")

@@ -9,13 +9,14 @@ Budgets (one per run of the script, stated in the table's title):
 - ``cpu`` (default): the quick preset at 64 px (120 iterations per scale, 1 G step), 20 samples,
   GPNN with the paper's 10 EM passes per level, one PyTorch thread (``--threads``). About 5
   minutes on 2 busy CPU cores.
+- ``cpu500``: the same at 500 iterations per stage or scale (seed 004's count; about 4x as long).
 - ``paper``: the paper preset at 250 px (2000 iterations per scale, 3 D + 3 G steps), 50 samples,
   on a CUDA GPU (SinGAN: about an hour per image on a laptop GPU).
 
 Runs go to bench/results/quality-BUDGET/ and are reused when finished (an interrupted one is
 resumed), so the table can be printed again in seconds; the table is also written as JSON there.
 
-    .venv/bin/python bench/quality.py [--budget cpu|paper] [--images balloons stone] [--recipes singan] [--num N]
+    .venv/bin/python bench/quality.py [--budget cpu|cpu500|paper] [--images balloons stone] [--recipes singan] [--num N]
 """
 
 from __future__ import annotations
@@ -53,10 +54,13 @@ class Budget:
     max_size: int
     num_samples: int
     device: str
+    iterations: int | None = None  # per stage or scale, over the preset's
 
 
 BUDGETS = {
     "cpu": Budget(preset="quick", max_size=64, num_samples=20, device="cpu"),
+    # The quick preset at seed 004's 500 iterations per stage: where the ConSinGAN family learns.
+    "cpu500": Budget(preset="quick", max_size=64, num_samples=20, device="cpu", iterations=500),
     "paper": Budget(preset="paper", max_size=250, num_samples=50, device="cuda"),
 }
 
@@ -64,6 +68,8 @@ BUDGETS = {
 def settings_for(recipe: str, budget: Budget, changes: dict | None = None):
     # Every recipe at the same preset name and max size; max size is a differently named setting per recipe.
     overrides = set_path({"recipe": recipe, "device": budget.device}, SETTINGS_CLASSES[recipe].max_size_path, budget.max_size)
+    if budget.iterations is not None:
+        overrides = set_path(overrides, SETTINGS_CLASSES[recipe].iterations_path, budget.iterations)
     for path, value in (changes or {}).items():
         overrides = set_path(overrides, tuple(path.split(".")), value)
     return load_settings(budget.preset, overrides=overrides)
@@ -130,6 +136,10 @@ def ratios(mean_rows: dict[str, dict], reference: str = "singan") -> dict[str, d
     }
 
 
+def _iterations(budget: Budget) -> str:
+    return "" if budget.iterations is None else f" at {budget.iterations} iterations per stage"
+
+
 def print_table(console: Console, title: str, rows: list[dict], mean_rows: dict, ratio_rows: dict, reference: str = "singan") -> None:
     table = Table(title=title)
     for column in ("recipe", "image", "SWD mean", "SIFID 64", "SIFID 192", "diversity", "copy share", "train s", "s/sample"):
@@ -162,7 +172,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     budget = BUDGETS[args.budget]
     if args.num is not None:
-        budget = Budget(budget.preset, budget.max_size, args.num, budget.device)
+        budget = Budget(budget.preset, budget.max_size, args.num, budget.device, budget.iterations)
     if budget.device == "cuda" and not torch.cuda.is_available():
         parser.error("the paper budget trains on a CUDA GPU and PyTorch sees none; use --budget cpu")
     console = Console(width=max(Console().width, 132))  # the table's nine columns, also when piped
@@ -174,7 +184,7 @@ def main() -> None:
     mean_rows = means(rows)
     ratio_rows = ratios(mean_rows)
     title = (
-        f"quality at the {args.budget} budget: {budget.preset} preset, {budget.max_size} px, {budget.num_samples} samples per model, "
+        f"quality at the {args.budget} budget: {budget.preset} preset{_iterations(budget)}, {budget.max_size} px, {budget.num_samples} samples per model, "
         f"{budget.device}, {torch.get_num_threads()} thread(s) ({time.perf_counter() - started:.0f} s)"
     )
     print_table(console, title, rows, mean_rows, ratio_rows)
