@@ -7,10 +7,12 @@ import io
 import warnings
 
 import numpy as np
+import pydantic
 import pytest
 import torch
 import torch.nn.functional as F
 
+from sigctl.core.models.cost import stage_macs
 from sigctl.core.models.dilated_involution import DilatedInvolution, InvolutionBlock, involve
 from sigctl.core.models.involution import InvolutionConfig, InvolutionModel
 
@@ -174,3 +176,33 @@ def test_head_and_tail_are_plain_convs_unless_asked_and_the_body_is_involution_b
 def test_an_invalid_config_is_refused():
     with pytest.raises(ValueError, match="cannot be split into 5 involution groups"):
         _paper_model(groups=5)
+
+
+@pytest.mark.parametrize("padding", ["block", "layer"])
+def test_stage_zero_upsamples_the_heads_border_into_the_block_padding_and_not_past_a_self_padding_block(padding):
+    # Block padding: the head's features are upsampled by the head's border per side (the
+    # reference's edge diversity) and zero-padded by the rest of the block's border (9 - 1 px).
+    # Layer padding: the block eats nothing, so the head's features enter it as they are.
+    torch.manual_seed(0)
+    generator = _paper_model(channels=8, padding=padding).generator.eval()
+    x = torch.randn(2, 3, 13, 17)
+    with torch.no_grad():
+        features = generator.head(F.pad(x, (1,) * 4))
+        if padding == "block":
+            features = F.pad(F.interpolate(features, size=(15, 19), mode="bicubic", align_corners=True), (8,) * 4)
+        torch.testing.assert_close(generator.first_stage(x), generator.body[0](features), rtol=0, atol=0)
+
+
+def test_the_config_itself_refuses_groups_that_do_not_divide_the_channels():
+    # The config's own check (a stored config is validated before any layer is built).
+    scales = [width / 248 for _, width in PAPER_SIZES]
+    with pytest.raises(pydantic.ValidationError, match="64 channels cannot be split into 5 involution groups"):
+        InvolutionConfig(sizes=PAPER_SIZES, stage_scales=scales, groups=5)
+
+
+def test_a_samples_cost_counts_each_involutions_k_x_k_multiply_adds_per_output_value():
+    # One 10 x 12 stage of self-padding layers at 8 channels, K 3, G 4, r 1, per output pixel:
+    # head 8 x 27; per body layer phi 8 x 8 + 36 x 8, the aggregation 8 x 9, the 1x1 conv 8 x 8; tail 3 x 72.
+    model = InvolutionModel.from_config(InvolutionConfig(sizes=[(10, 12)], stage_scales=[1.0], channels=8, padding="layer"))
+    per_pixel = 8 * 27 + 3 * (8 * 8 + 36 * 8 + 8 * 9 + 8 * 8) + 3 * 72
+    assert stage_macs(model, 10, 12) == [per_pixel * 10 * 12]

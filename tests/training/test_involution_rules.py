@@ -22,6 +22,7 @@ from sigctl import artifact
 from sigctl.cli import app
 from sigctl.config import ConSinGANSettings, InvolutionSettings, load_settings
 from sigctl.core.in_process import sample_images
+from sigctl.core.models.dilated_involution import InvolutionBlock
 from sigctl.core.models.involution import InvolutionModel
 from sigctl.export.exporter import export_artifact
 from sigctl.serving.runtime import ModelRuntime
@@ -238,3 +239,53 @@ def test_nothing_of_the_decoders_reaches_the_artifact_or_the_export(tmp_path):
     served = ModelRuntime(result.folder, engine="torchscript").sample(2, 4, 30, 47, 0)
     local = sample_images(artifact.load(run).model, 2, 4, 30, 47, 0)
     assert np.abs(served.astype(int) - local.astype(int)).max() <= 1
+
+
+def test_the_operators_and_critics_settings_reach_what_the_recipe_trains():
+    # Every setting of the operator and of the critic's loss, away from its default, is the one trained with.
+    shape = {"dilation": 2, "groups": 2, "reduction": 2, "padding": "layer", "involution_head_tail": True}
+    recipe = make({"network": shape, "loss": {"decoder_loss": "l1", "decoder_weight": 2.0}}, stages=2)
+    advance_to(recipe, 0)
+    config, generator = recipe.model.config, recipe.model.generator
+    assert {key: getattr(config, key) for key in shape} == shape
+    involution = generator.body[0][0].involution
+    assert (involution.dilation, involution.groups, involution.padding) == (2, 2, "layer")
+    assert involution.kernel_net[0].out_channels == 8 // 2  # hidden width channels / r
+    assert isinstance(generator.head, InvolutionBlock) and isinstance(generator.tail[0], InvolutionBlock)
+    loss = recipe.adversarial_loss
+    assert loss.decoder_weight == 2.0 and loss.reconstruction.distance is F.l1_loss
+
+
+def test_on_a_stage_too_small_for_an_inner_crop_the_feature_crop_is_the_features_centred_in_the_crop():
+    # Feature f is centred on pixel f + border: the feature crop is those centred inside the image
+    # crop (the nearest one when none is), rows and columns alike.
+    generator, border = torch.Generator().manual_seed(0), 4
+
+    def centred(start: int, crop: int, features: int) -> list[int]:
+        inside = [f for f in range(features) if start <= f + border < start + crop]
+        return inside or [min(range(features), key=lambda f: abs(f + border - (start + crop / 2)))]
+
+    tops = set()
+    for _ in range(200):
+        image_box, feature_box = crop_boxes(12, 9, border, generator)  # feature map 4 x 1
+        tops.add(image_box.top)
+        assert list(range(feature_box.top, feature_box.top + feature_box.height)) == centred(image_box.top, 6, 4)
+        assert list(range(feature_box.left, feature_box.left + feature_box.width)) == centred(image_box.left, 4, 1)
+    assert tops == set(range(7))
+
+
+def test_the_reconstruction_is_the_one_computed_here_away_from_the_init_too():
+    # At the init (weights N(0, 0.02)) the decoders answer ~0 whatever they read, so L_rec is
+    # ~mean(real^2) and hides how the features are resized: compare it on a critic moved off it.
+    critic, real, fake = _critic_inputs()
+    with torch.no_grad():
+        for parameter in critic.parameters():
+            parameter.normal_(0, 0.3)
+    torch.manual_seed(9)
+    _, logged = SelfSupervisedWGANGP(0.1, 5.0).discriminator_loss(critic, real, fake)
+    torch.manual_seed(9)
+    torch.rand(1, 1, 1, 1)
+    top, left = int(torch.randint(4, 26 - 4 - 13 + 1, (1,))), int(torch.randint(4, 35 - 4 - 17 + 1, (1,)))
+    with torch.no_grad():
+        expected = _by_hand_rec(critic, real, top, left)
+    assert logged["d_rec"].item() == pytest.approx(expected.item(), rel=1e-6)
