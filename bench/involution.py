@@ -6,7 +6,8 @@ trains each variant at bench/quality.py's budget (the quick preset at 64 px: 5 s
 channels, 120 iterations per stage, one PyTorch thread), scores it with the code of `sigctl eval`
 (patch SWD, SIFID-style, pixel diversity, copy share), and prints one table with the mean of
 each variant and its ratio to the defaults. ConSinGAN at the same budget is the plain-convolution
-baseline (the paper's "Baseline"); ``no-decoders`` is the involution without the critic's decoders.
+baseline (the paper's "Baseline"); ``no-decoders`` is the involution without the critic's decoders;
+``block-*`` variants use ConSinGAN's once-per-block padding instead of the default per-layer one.
 
 ``--budget cpu500`` runs the same at 500 iterations per stage. Runs are shared with bench/quality.py
 (bench/results/quality-BUDGET/runs/), reused when finished and resumed when interrupted; the table
@@ -26,16 +27,20 @@ from rich.console import Console
 
 import quality
 
-# name -> (recipe, setting changes). "involution" is the defaults (dilation 3, block padding,
-# plain-conv head and tail, beta 5); "consingan" is the same schedule with plain 3x3 convs.
+# name -> (recipe, setting changes). "involution" is the defaults (dilation 3, layer padding,
+# plain-conv head and tail, beta 5); "block-*" are variants on ConSinGAN's block padding (the first
+# default, measured against); "consingan" is the same schedule with plain 3x3 convs.
 VARIANTS: dict[str, tuple[str, dict]] = {
     "involution": ("involution", {}),
     "d1": ("involution", {"network.dilation": 1}),
-    "d2": ("involution", {"network.dilation": 2}),
     "d5": ("involution", {"network.dilation": 5}),
-    "layer-padding": ("involution", {"network.padding": "layer"}),
-    "involution-head-tail": ("involution", {"network.involution_head_tail": True}),
+    "head-tail": ("involution", {"network.involution_head_tail": True}),
     "no-decoders": ("involution", {"loss.decoder_weight": 0.0}),
+    "block-padding": ("involution", {"network.padding": "block"}),
+    "block-d1": ("involution", {"network.padding": "block", "network.dilation": 1}),
+    "block-d5": ("involution", {"network.padding": "block", "network.dilation": 5}),
+    "block-head-tail": ("involution", {"network.padding": "block", "network.involution_head_tail": True}),
+    "block-no-decoders": ("involution", {"network.padding": "block", "loss.decoder_weight": 0.0}),
     "consingan": ("consingan", {}),
 }
 IMAGES = ["balloons", "mountains3"]

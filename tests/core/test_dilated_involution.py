@@ -95,7 +95,8 @@ def test_an_involution_block_fuses_channels_with_a_1x1_conv_then_leaky_relu():
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        ({"kernel_size": 2}, "must be odd"),
+        ({"kernel_size": 2}, "must be a positive odd number"),
+        ({"kernel_size": -1}, "must be a positive odd number"),
         ({"dilation": 0}, "at least 1"),
         ({"groups": 3}, "cannot be split into 3"),
         ({"reduction": 0}, "reduction is 0"),
@@ -139,7 +140,9 @@ def _paper_model(**overrides) -> InvolutionModel:
 
 
 def test_the_default_generator_has_about_the_papers_0_21m_parameters():
-    # Seed 004 reports ~0.21M; K = 3, G = 4, r = 1 at 64 channels and 6 stages give 197,707.
+    # Seed 004 reports ~0.21M; K = 3, G = 4, r = 1 at 64 channels and 6 stages give 197,707:
+    # per body layer phi (64x64 + 64) + InstanceNorm (2 x 64) + (64 x 36 + 36), the 1x1 conv
+    # 64 x 64 + 64, 10,788 in all, x 3 layers x 6 stages; head 3 x 64 x 9 + 64, tail 64 x 3 x 9 + 3.
     model = _paper_model()
     assert sum(p.numel() for p in model.generator.parameters()) == 197_707
     assert sum(p.numel() for p in _paper_model(reduction=4).generator.parameters()) == 108_715
@@ -147,7 +150,13 @@ def test_the_default_generator_has_about_the_papers_0_21m_parameters():
 
 @pytest.mark.parametrize(
     "overrides, block_border, margin",
-    [({}, 9, 9), ({"dilation": 1}, 3, 3), ({"padding": "layer"}, 0, 0), ({"involution_head_tail": True}, 9, 9)],
+    [
+        ({}, 0, 0),  # layer padding (the default): each involution pads itself, no margins
+        ({"padding": "block"}, 9, 9),
+        ({"padding": "block", "dilation": 1}, 3, 3),
+        ({"padding": "block", "involution_head_tail": True}, 9, 9),
+        ({"involution_head_tail": True}, 0, 0),
+    ],
 )
 def test_every_stage_outputs_its_stage_size_with_the_margin_its_layers_eat(overrides, block_border, margin):
     model = _paper_model(channels=8, **overrides)
@@ -170,7 +179,9 @@ def test_head_and_tail_are_plain_convs_unless_asked_and_the_body_is_involution_b
     assert all(isinstance(layer, InvolutionBlock) for block in plain.body for layer in block)
     assert isinstance(involved.head, InvolutionBlock) and involved.head.involution.groups == 1
     assert isinstance(involved.tail[0], InvolutionBlock) and isinstance(involved.tail[1], torch.nn.Tanh)
-    assert involved.head_border == involved.tail_border == 3
+    assert involved.head_border == involved.tail_border == 0  # self-padding (the default)
+    blocked = _paper_model(channels=8, involution_head_tail=True, padding="block").generator
+    assert blocked.head_border == blocked.tail_border == 3 and plain.head_border == plain.tail_border == 1
 
 
 def test_an_invalid_config_is_refused():

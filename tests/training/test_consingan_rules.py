@@ -138,8 +138,11 @@ def test_a_new_stage_starts_as_a_copy_of_the_newest_block_and_the_previous_discr
 def _reconstruction_inputs(recipe, stage: int) -> list[torch.Tensor]:
     """z_rec as DESIGN.md says: the coarsest real image, then fixed hash noise (C channels, margin) per stage."""
     model, sizes = recipe.model, recipe.context.layout.sizes
-    # The block's border: layers x (K - 1) / 2 px, each involution's taps spread dilation px apart.
-    margin = model.config.layers_per_block * getattr(model.config, "dilation", 1) * (model.config.kernel_size - 1) // 2
+    # The block's border: layers x (K - 1) / 2 px, each involution's taps spread dilation px apart;
+    # none when each involution pads its own input.
+    config = model.config
+    margin = config.layers_per_block * getattr(config, "dilation", 1) * (config.kernel_size - 1) // 2
+    margin = 0 if getattr(config, "padding", "block") == "layer" else margin
     seed, channels = model.config.reconstruction_seed, model.config.channels
     noises = [recipe.context.reals[0]]
     for k in range(1, stage + 1):

@@ -29,7 +29,7 @@ from sigctl.serving.runtime import ModelRuntime
 from sigctl.training.self_supervised import Box, DecodingDiscriminator, SelfSupervisedWGANGP, crop_boxes
 
 from ..conftest import BALLOONS
-from .test_consingan_rules import _gradients_at_step, advance_to, next_draw, make as make_any
+from .test_consingan_rules import _gradients_at_step, _reconstruction_inputs, advance_to, next_draw, make as make_any
 
 
 def make(overrides: dict | None = None, iterations: int = 10, stages: int = 5):
@@ -37,11 +37,11 @@ def make(overrides: dict | None = None, iterations: int = 10, stages: int = 5):
     return make_any({"recipe": "involution", **(overrides or {})}, iterations, stages)
 
 
-def test_the_defaults_are_consingans_with_500_iterations_dilation_3_and_beta_5():
+def test_the_defaults_are_consingans_with_500_iterations_dilation_3_layer_padding_and_beta_5():
     s, consingan = InvolutionSettings(), ConSinGANSettings()
     assert s.optimizer.iterations_per_stage == 500 and consingan.optimizer.iterations_per_stage == 2000
     n = s.network
-    assert (n.dilation, n.groups, n.reduction, n.padding, n.involution_head_tail, n.kernel_size) == (3, 4, 1, "block", False, 3)
+    assert (n.dilation, n.groups, n.reduction, n.padding, n.involution_head_tail, n.kernel_size) == (3, 4, 1, "layer", False, 3)
     assert (s.loss.decoder_weight, s.loss.decoder_loss) == (5.0, "mse")
     # Everything else is ConSinGAN's.
     assert s.stages == consingan.stages
@@ -52,7 +52,7 @@ def test_the_defaults_are_consingans_with_500_iterations_dilation_3_and_beta_5()
 
 
 def test_groups_must_divide_the_channels():
-    with pytest.raises(Exception, match="groups \\(3\\) must divide channels \\(64\\)"):
+    with pytest.raises(Exception, match="network: Value error, 64 channels cannot be split into 3 involution groups; use a divisor of 64"):
         load_settings("paper", overrides={"recipe": "involution", "network": {"groups": 3}})
 
 
@@ -155,7 +155,7 @@ def test_the_l1_setting_measures_the_reconstruction_with_l1():
     _, logged = SelfSupervisedWGANGP(0.1, 5.0, "l1").discriminator_loss(critic, real, fake)
     torch.manual_seed(9)
     torch.rand(1, 1, 1, 1)
-    top, left = int(torch.randint(4, 10, (1,))), int(torch.randint(4, 15, (1,)))
+    top, left = int(torch.randint(4, 26 - 4 - 13 + 1, (1,))), int(torch.randint(4, 35 - 4 - 17 + 1, (1,)))
     assert logged["d_rec"].item() == pytest.approx(_by_hand_rec(critic, real, top, left, F.l1_loss).item(), rel=1e-6)
 
 
@@ -176,15 +176,24 @@ def test_the_decoders_learn_from_the_real_image_only():
     assert all(g is None for g in _decoder_gradients(critic, real, fake, 0.0))
 
 
-def test_one_iteration_steps_the_critic_on_wgan_gp_plus_beta_times_the_decoders_loss():
-    beta, weight, stage = 3.0, 0.7, 2
+def test_one_iteration_steps_on_the_gradients_of_the_losses_computed_here():
+    # D: WGAN-GP + beta x the decoders' MSEs (whole image, and the crop drawn after the GP's mix);
+    # G: ConSinGAN's, -mean D(fake) + alpha x MSE(G(z_rec), real), against the D that step left.
+    # The critic is moved off its init first: at the init the decoders answer ~0 everywhere, which
+    # would hide how the features are resized and cropped.
+    beta, weight, alpha, stage = 3.0, 0.7, 4.0, 2
     recipe = make({"optimizer": {"discriminator_steps": 1, "generator_steps": 1},
-                   "loss": {"gradient_penalty_weight": weight, "decoder_weight": beta}})
+                   "loss": {"gradient_penalty_weight": weight, "decoder_weight": beta, "reconstruction_weight": alpha}})
     advance_to(recipe, stage)
+    torch.manual_seed(11)
+    with torch.no_grad():
+        for parameter in recipe.discriminator.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
     model, real = recipe.model, recipe.context.reals[stage]
-    generator, critic = copy.deepcopy(model.generator), copy.deepcopy(recipe.discriminator)
+    generator, critic = copy.deepcopy(model.generator).requires_grad_(True), copy.deepcopy(recipe.discriminator)
     noises = next_draw(recipe, stage)
-    recorded = _gradients_at_step(recipe.discriminator_optimizer, list(recipe.discriminator.named_parameters()))
+    d_recorded = _gradients_at_step(recipe.discriminator_optimizer, list(recipe.discriminator.named_parameters()))
+    g_recorded = _gradients_at_step(recipe.generator_optimizer, list(model.generator.named_parameters()))
     torch.manual_seed(7)
     recipe.step(0)
 
@@ -205,9 +214,28 @@ def test_one_iteration_steps_the_critic_on_wgan_gp_plus_beta_times_the_decoders_
     d_loss = critic(fake).mean() - critic(real).mean() + weight * penalty + beta * rec
     names, parameters = zip(*critic.named_parameters())
     expected = dict(zip(names, torch.autograd.grad(d_loss, parameters)))
-    assert recorded.keys() == expected.keys()
+    assert d_recorded.keys() == expected.keys()
     for name, gradient in expected.items():
-        assert torch.allclose(recorded[name], gradient, rtol=1e-4, atol=1e-7), name
+        assert torch.allclose(d_recorded[name], gradient, rtol=1e-4, atol=1e-7), name
+
+    stepped = copy.deepcopy(recipe.discriminator)
+    g_loss = -stepped(generator(noises, model.noise_amplitudes)).mean() + alpha * F.mse_loss(
+        generator(_reconstruction_inputs(recipe, stage), model.noise_amplitudes), real)
+    names, parameters = zip(*generator.named_parameters())
+    expected = dict(zip(names, torch.autograd.grad(g_loss, parameters)))
+    assert set(g_recorded) == set(expected)  # stage 2 of 3 concurrent: every block, the head and the tail train
+    for name in g_recorded:
+        assert torch.allclose(g_recorded[name], expected[name], rtol=1e-4, atol=1e-7), name
+
+
+def test_a_coarsest_stage_smaller_than_the_critics_patch_is_refused_before_any_work(tmp_path):
+    # Kernel 5 on the tiny preset's 16 px coarsest stage: the 5-conv critic's patch is 21 px.
+    (tmp_path / "k5.yaml").write_text("network:\n  kernel_size: 5\n")
+    for recipe in ("consingan", "involution"):
+        args = ["train", str(BALLOONS), "--recipe", recipe, "--preset", "tiny", "--config", str(tmp_path / "k5.yaml"), "--out", str(tmp_path / recipe)]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2 and "smaller than the discriminator's 21x21 px patch" in result.output, result.output
+        assert not (tmp_path / recipe).exists()
 
 
 # --- the artifact ----------------------------------------------------------------------------------
@@ -228,8 +256,8 @@ def test_nothing_of_the_decoders_reaches_the_artifact_or_the_export(tmp_path):
     assert max(result.parity.values()) < 1e-3  # exported = eager, both formats (export refuses worse)
     graphs = sorted(path.name for path in (result.folder / "graphs").iterdir())
     assert graphs == [f"{name}.{ext}" for name in ("stage_00", "stage_01", "stage_02", "to_rgb") for ext in ("onnx", "pt")]
-    # The exported weights are the generator's and each stage's amplitude, no more (the decoders
-    # alone would add 2 x (8 x 8 x 9 + 8 x 3 x 9 + 11) values at 8 channels).
+    # The exported graphs hold the generator's weights and each stage's amplitude, and nothing else
+    # (the graphs are traced from the model alone, so this checks the export, not the recipe).
     import onnx
 
     onnx_graphs = [result.folder / "graphs" / g for g in graphs if g.endswith(".onnx")]

@@ -10,6 +10,7 @@ from sigctl.config.common import AdamSettings, LossSettings, RunSettings, Settin
 from sigctl.core.models.consingan import stage_layout
 from sigctl.core.models.consingan_networks import plan_stages
 from sigctl.core.scales import PyramidLayout, fit_exactly
+from sigctl.errors import SettingsError
 
 
 class StageSettings(Settings):
@@ -73,6 +74,15 @@ class ConSinGANSettings(RunSettings):
 
     def plan_pyramid(self, source_height: int, source_width: int) -> PyramidLayout:
         """The stages these settings give for a source image (before fitting)."""
-        stages = self.stages
+        stages, network = self.stages, self.network
         plan = plan_stages(source_height, source_width, stages.max_size, stages.min_size, stages.num_stages, stages.spacing)
+        # The critic's unpadded convs must leave at least one score on the coarsest stage.
+        patch = 1 + (network.discriminator_layers + 2) * (network.kernel_size - 1)
+        height, width = plan.sizes[0]
+        if min(height, width) < patch:
+            raise SettingsError(
+                f"the coarsest stage is {height}x{width} px, smaller than the discriminator's {patch}x{patch} px patch "
+                f"(kernel_size {network.kernel_size}, {network.discriminator_layers} layers): raise stages.min_size to at least "
+                f"{patch} or use a smaller network.kernel_size or network.discriminator_layers"
+            )
         return stage_layout(plan.sizes, plan.scales)

@@ -1,9 +1,10 @@
 """The dilated-involution recipe's settings (seed 004; no public code): ConSinGAN's, with 500
 iterations per stage, the involution's shape, and the self-supervised critic's weight.
 
-The operator's defaults (K = 3, G = 4, r = 1, d = 3, block padding, plain-conv head and tail) are
-the paper's where it gives them (d = 3; 0.21M generator parameters, which K = 3, G = 4, r = 1 fit)
-and measured choices where it does not: README "Dilated involution" and ``bench/involution.py``.
+The operator's defaults (K = 3, G = 4, r = 1, d = 3, layer padding, plain-conv head and tail) are
+the paper's where it gives them (d = 3; 0.21M generator parameters, which K = 3, G = 4, r = 1 come
+closest to) and measured choices where it does not: README "Dilated involution" and
+``bench/involution.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import Field, model_validator
 
 from sigctl.config.common import LossSettings
 from sigctl.config.consingan import ConSinGANNetworkSettings, ConSinGANOptimizerSettings, ConSinGANSettings
+from sigctl.core.models.dilated_involution import check_groups
 
 
 class InvolutionNetworkSettings(ConSinGANNetworkSettings):
@@ -21,15 +23,17 @@ class InvolutionNetworkSettings(ConSinGANNetworkSettings):
     groups: int = Field(4, ge=1, description="Involution groups G (channels of a group share a kernel per position); must divide channels.")
     reduction: int = Field(1, ge=1, description="Reduction r of the kernel-generating net: hidden width = channels / r.")
     padding: Literal["block", "layer"] = Field(
-        "block",
-        description="block: unpadded layers, each stage zero-pads once for its whole block (ConSinGAN's way); layer: every involution zero-pads its own input.",
+        "layer",
+        description=(
+            "layer: every involution zero-pads its own input (measured best: README); block: unpadded layers, each stage "
+            "zero-pads once for its whole block (ConSinGAN's way; 9 px margins at dilation 3)."
+        ),
     )
-    involution_head_tail: bool = Field(False, description="Make the generator's head and tail involution blocks too (default: plain convs, as measured best).")
+    involution_head_tail: bool = Field(False, description="Make the generator's head and tail involution blocks too (default: plain convs; README, measured).")
 
     @model_validator(mode="after")
     def _groups_divide_channels(self) -> "InvolutionNetworkSettings":
-        if self.channels % self.groups:
-            raise ValueError(f"groups ({self.groups}) must divide channels ({self.channels}): each group is a contiguous set of channels")
+        check_groups(self.channels, self.groups)
         return self
 
 

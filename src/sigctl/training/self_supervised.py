@@ -10,7 +10,11 @@ image. They are part of training only; nothing of them reaches the model or the 
 The paper gives neither the decoders' architecture nor the loss norm: each is a small upsampling
 conv decoder here (bilinear resize of the features to the target size, conv 3x3 C->C, LeakyReLU,
 conv 3x3 C->3, tanh; padded, so the decoded image has the target's size), and the loss is the MSE
-of each (``l1`` is a setting).
+of each (``l1`` is a setting). The crop is aligned exactly (its features are those centred on its
+pixels, so the resize is the identity but on the tiniest stages); the whole-image decoder
+stretches the map, ``feature_border`` px smaller per side, over the whole image, so a feature
+lands up to that far (4 px at the defaults) from the pixel it is centred on, nearest the edges: a
+decoder learns a fixed shift like that, and the paper asks only for "the processing" of f.
 """
 
 from __future__ import annotations

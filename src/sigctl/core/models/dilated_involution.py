@@ -29,6 +29,12 @@ Padding = Literal["block", "layer"]
 PADDINGS: tuple[Padding, ...] = ("block", "layer")
 
 
+def check_groups(channels: int, groups: int) -> None:
+    """The one rule on groups: each is a contiguous run of ``channels / groups`` channels."""
+    if groups < 1 or channels % groups:
+        raise ValueError(f"{channels} channels cannot be split into {groups} involution groups; use a divisor of {channels}")
+
+
 def involve(inputs: torch.Tensor, kernels: torch.Tensor, kernel_size: int, dilation: int, groups: int) -> torch.Tensor:
     """The aggregation of eq. 3: per-position kernels applied to an unpadded input.
 
@@ -72,11 +78,10 @@ class DilatedInvolution(nn.Module):
     def __init__(self, channels: int, kernel_size: int = 3, dilation: int = 3, groups: int = 4, reduction: int = 1, padding: Padding = "block"):
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"involution kernel_size is {kernel_size}; it must be odd (the window is centred)")
+            raise ValueError(f"involution kernel_size is {kernel_size}; it must be a positive odd number (the window is centred)")
         if dilation < 1:
             raise ValueError(f"involution dilation is {dilation}; it must be at least 1")
-        if groups < 1 or channels % groups:
-            raise ValueError(f"{channels} channels cannot be split into {groups} involution groups; use a divisor of {channels}")
+        check_groups(channels, groups)
         if reduction < 1:
             raise ValueError(f"involution reduction is {reduction}; it must be at least 1")
         if padding not in PADDINGS:
