@@ -16,7 +16,7 @@ from sigctl.training.finetune import finetune
 
 @command
 def finetune_command(
-    run: Annotated[Path, typer.Argument(help="A finished ConSinGAN run directory (never modified).")],
+    run: Annotated[Path, typer.Argument(help="A finished ConSinGAN or involution run directory (never modified).")],
     image: Annotated[Path, typer.Option("--image", help="The naive image: a pasted object or an edited layout.")],
     out: Annotated[Path, typer.Option("--out", help="The new run directory to write.")],
     mask: Annotated[Optional[Path], typer.Option(help="Mask of the region to harmonize (white); writes OUT/harmonized.png as a preview.")] = None,
@@ -24,7 +24,7 @@ def finetune_command(
     input_noise: Annotated[float, typer.Option(help="Unit noise added to the naive image at stage 0: 0 for harmonization, 0.1 for editing (the reference's).")] = 0.0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
 ) -> None:
-    """Train a ConSinGAN model further with a naive image entering its first stage; the new run
+    """Train a ConSinGAN-family model (consingan, involution) further with a naive image entering its first stage; the new run
     exports, serves and harmonizes/edits like any other."""
     check_writable_output(out, "--out", folder=True)
     naive_mask = load_mask(mask) if mask is not None else None
