@@ -256,6 +256,24 @@ def _gradients_at_step(optimizer, named) -> dict[str, torch.Tensor]:
     return recorded
 
 
+def penalty_by_hand(discriminator, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP's penalty as DESIGN.md states it: one uniform mix (drawn here, from torch's
+    generator), the gradient's norm per pixel over channels."""
+    mix = torch.rand(1, 1, 1, 1)
+    mixed = (mix * real + (1 - mix) * fake).requires_grad_(True)
+    (slope,) = torch.autograd.grad(discriminator(mixed).sum(), mixed, create_graph=True)
+    return ((torch.sqrt((slope**2).sum(dim=1)) - 1) ** 2).mean()
+
+
+def assert_gradients(recorded: dict[str, torch.Tensor], loss: torch.Tensor, named_parameters) -> None:
+    """``recorded`` (name -> gradient) holds exactly the gradients of ``loss`` for these parameters."""
+    names, parameters = zip(*named_parameters)
+    expected = dict(zip(names, torch.autograd.grad(loss, parameters)))
+    assert recorded.keys() == expected.keys()
+    for name, gradient in expected.items():
+        assert torch.allclose(recorded[name], gradient, rtol=1e-4, atol=1e-7), name
+
+
 def next_draw(recipe, stage: int) -> list[torch.Tensor]:
     """The noises the recipe's next iteration draws, made here from the hash noise."""
     model, sizes = recipe.model, recipe.context.layout.sizes
@@ -288,16 +306,8 @@ def test_one_iteration_steps_on_the_gradients_of_the_losses_computed_here():
     torch.manual_seed(7)  # the same uniform mix
     with torch.no_grad():
         fake = generator(noises, amplitudes)
-    mix = torch.rand(1, 1, 1, 1)
-    mixed = (mix * real + (1 - mix) * fake).requires_grad_(True)
-    (slope,) = torch.autograd.grad(discriminator(mixed).sum(), mixed, create_graph=True)
-    penalty = ((torch.sqrt((slope**2).sum(dim=1)) - 1) ** 2).mean()
-    d_loss = discriminator(fake).mean() - discriminator(real).mean() + weight * penalty
-    names, parameters = zip(*discriminator.named_parameters())
-    expected = dict(zip(names, torch.autograd.grad(d_loss, parameters)))
-    assert d_recorded.keys() == expected.keys()
-    for name, gradient in expected.items():
-        assert torch.allclose(d_recorded[name], gradient, rtol=1e-4, atol=1e-7), name
+    d_loss = discriminator(fake).mean() - discriminator(real).mean() + weight * penalty_by_hand(discriminator, real, fake)
+    assert_gradients(d_recorded, d_loss, discriminator.named_parameters())
 
     # G's loss, here, against the D that step left; only the trained parameters get a gradient.
     stepped = copy.deepcopy(recipe.discriminator)
@@ -362,5 +372,5 @@ def test_finetuning_feeds_the_naive_image_plus_a_little_noise_at_stage_0_and_kee
     # The lr drops at 80 % of the fine-tuning's own iterations (8 of 10), not of the training's.
     assert recipe.schedulers[0].milestones == {8: 1}
     # The finished model's final discriminator is where fine-tuning starts.
-    final = recipe._previous_discriminator
+    final = recipe.previous_discriminator
     assert all(torch.equal(final[k], v) for k, v in recipe.discriminator.state_dict().items())

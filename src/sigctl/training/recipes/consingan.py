@@ -33,7 +33,7 @@ from sigctl.core.stages import unit_noise
 from sigctl.training import losses
 from sigctl.training.noise import TrainingNoise, training_noise_seed
 from sigctl.training.recipes.base import Recipe, TrainingContext
-from sigctl.training.recipes.stage_state import gan_stage_state, restore_gan_stage_state
+from sigctl.training.recipes.stage_state import gan_stage_state, load_gan_recipe_state, restore_gan_stage_state
 
 # The training-noise "stage" the reconstruction seed is drawn from: one no run reaches.
 RECONSTRUCTION_STREAM = 1_000_000
@@ -53,7 +53,7 @@ class ConSinGANRecipe(Recipe):
         super().__init__(context)
         self.adversarial_loss, self.reconstruction_loss = self.build_losses()
         self.stage_in_progress: int | None = None
-        self._previous_discriminator: dict[str, torch.Tensor] | None = None
+        self.previous_discriminator: dict[str, torch.Tensor] | None = None
         self.finetune_input: torch.Tensor | None = None
         self.finetune_input_noise = 0.0
 
@@ -129,8 +129,8 @@ class ConSinGANRecipe(Recipe):
         learning-rate groups, both Adams and lr schedules (dropping at 80 % of ``iterations``)."""
         opt, device = self.settings.optimizer, self.context.device
         self.discriminator = self.new_discriminator().to(device)
-        if (stage > 0 or self.finetune_input is not None) and self._previous_discriminator is not None:
-            self.discriminator.load_state_dict(self._previous_discriminator)
+        if (stage > 0 or self.finetune_input is not None) and self.previous_discriminator is not None:
+            self.discriminator.load_state_dict(self.previous_discriminator)
         self.generator_optimizer = torch.optim.Adam(self.generator_parameter_groups(stage), lr=opt.generator_lr, betas=opt.betas)
         self.discriminator_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=opt.discriminator_lr, betas=opt.betas)
         milestone = [max(1, int((iterations or opt.iterations_per_stage) * opt.lr_decay_at))]
@@ -209,7 +209,7 @@ class ConSinGANRecipe(Recipe):
         return logged
 
     def end_stage(self) -> None:
-        self._previous_discriminator = {k: v.detach().clone() for k, v in self.discriminator.state_dict().items()}
+        self.previous_discriminator = {k: v.detach().clone() for k, v in self.discriminator.state_dict().items()}
         self.model.generator.requires_grad_(False)
         self.stage_in_progress = None
         self.finetune_input, self.finetune_input_noise = None, 0.0
@@ -232,24 +232,17 @@ class ConSinGANRecipe(Recipe):
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {"model": self.model.state_dict(), "stage_in_progress": self.stage_in_progress}
-        if self._previous_discriminator is not None:
-            state["previous_discriminator"] = self._previous_discriminator
+        if self.previous_discriminator is not None:
+            state["previous_discriminator"] = self.previous_discriminator
         if self.stage_in_progress is not None:
             state["stage"] = gan_stage_state(self)
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        device = self.context.device
         model = self.build_model(num_stages=len(state["model"]["noise_amplitudes"]))
-        model.load_state_dict(state["model"], strict=True)
-        self.model = model.to(device)
-        previous = state.get("previous_discriminator")
-        self._previous_discriminator = None if previous is None else {k: v.to(device) for k, v in previous.items()}
-        self.stage_in_progress = None
-        if state["stage_in_progress"] is not None:
-            self._resume_stage(state["stage_in_progress"], state["stage"])
+        load_gan_recipe_state(self, model, state)
 
-    def _resume_stage(self, stage: int, saved: dict[str, Any]) -> None:
+    def resume_stage(self, stage: int, saved: dict[str, Any]) -> None:
         if stage != self.model.num_trained - 1:
             raise ValueError(f"the state is inside stage {stage} but its model has {self.model.num_trained} stages")
         self._enter_stage(stage)

@@ -20,7 +20,7 @@ from sigctl.training import losses
 from sigctl.training.discriminator import PatchDiscriminator
 from sigctl.training.noise import TrainingNoise
 from sigctl.training.recipes.base import Recipe, TrainingContext
-from sigctl.training.recipes.stage_state import gan_stage_state, restore_gan_stage_state
+from sigctl.training.recipes.stage_state import gan_stage_state, load_gan_recipe_state, restore_gan_stage_state
 
 
 class SinGANRecipe(Recipe):
@@ -28,7 +28,7 @@ class SinGANRecipe(Recipe):
         super().__init__(context)
         self.adversarial_loss, self.reconstruction_loss = self.build_losses()
         self.stage_in_progress: int | None = None
-        self._previous_discriminator: dict[str, torch.Tensor] | None = None
+        self.previous_discriminator: dict[str, torch.Tensor] | None = None
 
     # -- what the recipe is made of ---------------------------------------------------------------
 
@@ -86,7 +86,7 @@ class SinGANRecipe(Recipe):
         self.discriminator = self.new_discriminator(stage).to(device)
         if settings.init_from_previous_scale and stage > 0 and settings.network.channels_at(stage) == settings.network.channels_at(stage - 1):
             self.generator.load_state_dict(self.model.generators[stage - 1].state_dict())
-            self.discriminator.load_state_dict(self._previous_discriminator)
+            self.discriminator.load_state_dict(self.previous_discriminator)
 
         opt = settings.optimizer
         self.generator_optimizer = torch.optim.Adam(self.generator.parameters(), lr=opt.generator_lr, betas=opt.betas)
@@ -130,7 +130,7 @@ class SinGANRecipe(Recipe):
         return {"g": g_loss.detach(), "g_adv": adversarial.detach(), "rec": reconstruction.detach()}
 
     def end_stage(self) -> None:
-        self._previous_discriminator = {k: v.detach().clone() for k, v in self.discriminator.state_dict().items()}
+        self.previous_discriminator = {k: v.detach().clone() for k, v in self.discriminator.state_dict().items()}
         self.model.append_scale(self.generator, self.noise_amplitude)
         self.stage_in_progress = None
 
@@ -148,8 +148,8 @@ class SinGANRecipe(Recipe):
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {"model": self.model.state_dict(), "stage_in_progress": self.stage_in_progress}
-        if self._previous_discriminator is not None:
-            state["previous_discriminator"] = self._previous_discriminator
+        if self.previous_discriminator is not None:
+            state["previous_discriminator"] = self.previous_discriminator
         if self.stage_in_progress is not None:
             state["stage"] = {
                 **gan_stage_state(self),
@@ -162,18 +162,11 @@ class SinGANRecipe(Recipe):
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        device = self.context.device
         amplitudes = state["model"]["noise_amplitudes"].tolist()
         model = SinGANModel.with_scales(self.context.layout, self.settings.network, amplitudes, self.settings.super_resolution_factor)
-        model.load_state_dict(state["model"], strict=True)
-        self.model = model.to(device)
-        previous = state.get("previous_discriminator")
-        self._previous_discriminator = None if previous is None else {k: v.to(device) for k, v in previous.items()}
-        self.stage_in_progress = None
-        if state["stage_in_progress"] is not None:
-            self._resume_stage(state["stage_in_progress"], state["stage"])
+        load_gan_recipe_state(self, model, state)
 
-    def _resume_stage(self, stage: int, saved: dict[str, Any]) -> None:
+    def resume_stage(self, stage: int, saved: dict[str, Any]) -> None:
         if stage != self.model.num_trained:
             raise ValueError(f"the state is inside stage {stage} but its model has {self.model.num_trained} trained stages")
         device = self.context.device
