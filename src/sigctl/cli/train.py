@@ -30,6 +30,7 @@ def train_command(
     recipe: Annotated[Optional[str], typer.Option(help="Training recipe: singan, consingan or involution.")] = None,
     factor: Annotated[Optional[float], typer.Option(help="Train SinGAN for super-resolution by this factor (reconstruction weight 100 unless set).")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="fp32, or bf16 autocast where the CPU or GPU has bf16 (else fp32 with a warning).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Training seed.")] = None,
     max_size: Annotated[Optional[int], typer.Option(help="Longer side of the finest stage, px.")] = None,
     iterations: Annotated[Optional[int], typer.Option(help="Iterations per stage.")] = None,
@@ -46,7 +47,7 @@ def train_command(
     if image is None:
         raise SettingsError("give the training IMAGE, or --resume DIR to continue a run")
     overrides: dict[str, Any] = {}
-    for key, value in (("recipe", recipe), ("device", device), ("seed", seed)):
+    for key, value in (("recipe", recipe), ("device", device), ("precision", precision), ("seed", seed)):
         if value is not None:
             overrides[key] = value
     if factor is not None:

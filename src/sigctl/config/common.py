@@ -16,6 +16,14 @@ class RunSettings(Settings):
 
     seed: int = Field(0, ge=0, description="Seed of the training randomness (weights, noise, reconstruction noise).")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train; auto picks cuda when available.")
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32",
+        description=(
+            "Arithmetic of the training steps. fp32: float32 throughout. bf16: bfloat16 autocast of convolutions and matrix "
+            "products (losses, statistics, optimiser and weights stay float32); used only on a CPU with AVX-512 BF16/AMX or a "
+            "GPU with bf16, else the run trains in fp32 with a warning. See the README's CPU speed section for what it changes."
+        ),
+    )
     report_samples: int = Field(8, ge=1, le=64, description="Random samples in the samples.png grid written at the end of training.")
     checkpoint_interval_seconds: float = Field(
         300.0,

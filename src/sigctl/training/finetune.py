@@ -30,6 +30,7 @@ from sigctl.errors import RunStateError, SettingsError
 from sigctl.training.checkpoints import load_checkpoint
 from sigctl.training.loop import TrainingObserver, check_new_run_dir, resolve_device, training_context
 from sigctl.training.loss_window import LossWindow
+from sigctl.training.precision import effective_precision, step_precision
 from sigctl.training.recipes import RECIPES, make_recipe
 from sigctl.training.reports import write_loss_plot, write_sample_grid
 
@@ -98,8 +99,10 @@ def _train_into(out_dir, recipe, loaded, run_dir, naive_image, reference, settin
     observer.run_started(1, 0, [iterations])
     observer.stage_started(0)
     started = time.perf_counter()
+    precision = effective_precision(settings.precision, torch_device)  # the run's own, as it trained
     for iteration in range(iterations):
-        window.add(recipe.step(iteration))
+        with step_precision(precision, torch_device):
+            window.add(recipe.step(iteration))
         observer.step(0, iteration)
         if (iteration + 1) % every == 0 or iteration == iterations - 1:
             losses = window.close()

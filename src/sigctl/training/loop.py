@@ -24,6 +24,7 @@ from sigctl.core.scales import PyramidLayout
 from sigctl.errors import RunStateError, SettingsError
 from sigctl.evaluation.runs import write_eval
 from sigctl.training.checkpoints import Checkpoint, load_checkpoint
+from sigctl.training.precision import effective_precision
 from sigctl.training.recipes import TrainingContext, make_recipe
 from sigctl.training.reports import write_loss_plot, write_sample_grid
 from sigctl.training.rng import stage_seed
@@ -131,7 +132,8 @@ def _run(
         raise RunStateError(f"{run_dir}: its reference image is {reference.shape[0]}x{reference.shape[1]}, not the planned {layout.finest_size}")
     recipe = make_recipe(training_context(settings, reference, layout, device))
     result = run_stages(
-        recipe, run_dir, checkpoint, observer, seed=settings.seed, checkpoint_interval_seconds=settings.checkpoint_interval_seconds
+        recipe, run_dir, checkpoint, observer, seed=settings.seed, checkpoint_interval_seconds=settings.checkpoint_interval_seconds,
+        precision=effective_precision(settings.precision, device),
     )
     return _finish(run_dir, recipe.model, settings, image_info, reference, result.loss_log, result.training_seconds, device)
 

@@ -21,6 +21,7 @@ from sigctl.artifact import files
 from sigctl.errors import RunStateError
 from sigctl.training.checkpoints import Checkpoint, save_checkpoint
 from sigctl.training.loss_window import LossWindow
+from sigctl.training.precision import Precision, step_precision
 from sigctl.training.recipes.base import Recipe
 from sigctl.training.rng import seed_stage
 
@@ -66,17 +67,20 @@ def run_stages(
     *,
     seed: int,
     checkpoint_interval_seconds: float,
+    precision: Precision = "fp32",
     clock: Callable[[], float] = time.monotonic,
 ) -> StagesResult:
     """Train ``recipe``'s stages from the start, or from ``checkpoint``, writing checkpoints into ``run_dir``.
 
-    ``clock`` measures the checkpoint interval (tests pass a fake one).
+    ``precision`` is the arithmetic of every ``step`` (``sigctl.training.precision``; the caller
+    has already fallen back to fp32 where bf16 is unsupported); ``clock`` measures the checkpoint
+    interval (tests pass a fake one).
     """
     first_stage, first_iteration, done_before = 0, 0, StagesResult()
     if checkpoint is not None:
         first_stage, first_iteration = _restore(recipe, checkpoint, run_dir)
         done_before = StagesResult(list(checkpoint.loss_log), checkpoint.training_seconds)
-    run = _StageRunner(recipe, Path(run_dir), observer, checkpoint_interval_seconds, clock, done_before)
+    run = _StageRunner(recipe, Path(run_dir), observer, checkpoint_interval_seconds, clock, done_before, precision)
     observer.run_started(recipe.num_stages(), first_stage, [recipe.iterations(s) for s in range(recipe.num_stages())])
     for stage in range(first_stage, recipe.num_stages()):
         start = first_iteration if stage == first_stage else 0
@@ -100,8 +104,12 @@ def run_stages(
 class _StageRunner:
     """One session of the loop: its loss log so far, its time, and when it last checkpointed."""
 
-    def __init__(self, recipe: Recipe, run_dir: Path, observer: TrainingObserver, interval_seconds: float, clock: Callable[[], float], done_before: StagesResult):
+    def __init__(
+        self, recipe: Recipe, run_dir: Path, observer: TrainingObserver, interval_seconds: float, clock: Callable[[], float],
+        done_before: StagesResult, precision: Precision,
+    ):
         self.recipe, self.run_dir, self.observer = recipe, run_dir, observer
+        self.precision, self.device = precision, recipe.context.device
         self.interval_seconds, self.clock = interval_seconds, clock
         self.loss_log, self.seconds_before = done_before.loss_log, done_before.training_seconds
         self.started = time.perf_counter()
@@ -115,7 +123,8 @@ class _StageRunner:
         window_size = max(1, iterations // LOG_POINTS_PER_STAGE)
         window = LossWindow()
         for iteration in range(start, iterations):
-            window.add(self.recipe.step(iteration))
+            with step_precision(self.precision, self.device):
+                window.add(self.recipe.step(iteration))
             self.observer.step(stage, iteration)
             if (iteration + 1) % window_size != 0 and iteration != iterations - 1:
                 continue
