@@ -1,20 +1,23 @@
-"""Samples/s and latency of one pyramid: eager PyTorch, onnxruntime in process, Triton over gRPC.
+"""Samples/s and latency of one pyramid: eager PyTorch, onnxruntime and bf16 in process, Triton over gRPC.
 
 By default the pyramids have the paper's architecture for balloons.png at 250 px with untrained
 weights (speed depends on the architecture, not the weights), once per pyramid plan: the
 reference code's (9 scales, 128 channels at the finest) and sigctl 0.1's closest-factor plan
 (8 scales, 64 channels), so the cost of the faithful pyramid is measured in the same run.
---run benches a trained artifact instead. One image per request, square sizes. Prints one table
-with ratios against eager PyTorch and against the first plan, and writes
-bench/results/serve_throughput.json.
+--run benches a trained artifact instead. Each pyramid is exported twice: fp32 ONNX (the default
+served path) and a bf16 version (`sigctl export --precision bf16`: TorchScript under bf16 autocast),
+and both are timed in process and through Triton. One image per request, square sizes. Prints one
+table with ratios against eager PyTorch (fp32, the baseline) and against the first plan, whether the
+CPU has bf16/AMX, and writes bench/results/serve_throughput.json.
 
-    .venv/bin/python bench/serve_throughput.py [--sizes 128 250 512] [--plans reference closest_factor] [--run runs/NAME]
+    .venv/bin/python bench/serve_throughput.py [--sizes 128 250 512] [--plans reference closest_factor] [--run runs/NAME] [--threads 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import threading
@@ -33,6 +36,7 @@ from sigctl.config import load_settings
 from sigctl.core.images import load_rgb, save_png
 from sigctl.core.in_process import sample_images
 from sigctl.core.models.singan import SinGANModel
+from sigctl.core.precision import cpu_has_bf16
 from sigctl.core.pixels import resize, to_network, to_uint8
 from sigctl.export.exporter import export_artifact
 from sigctl.serving.runtime import ModelRuntime
@@ -111,20 +115,29 @@ def main() -> None:
     parser.add_argument("--plans", nargs="+", default=["reference", "closest_factor"], help="pyramid plans to compare (the first is the subject)")
     parser.add_argument("--run", type=Path, help="a trained run directory instead of the untrained paper architecture")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads in process and per served model (0: one per core)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        os.environ["SIGCTL_RUNTIME_THREADS"] = str(args.threads)  # read by each served model's process
     console = Console(width=150)
+    console.print(cpu_description())
     workdir = Path(tempfile.mkdtemp(prefix="sigctl-bench-"))
     runs = {"trained": args.run} if args.run else {plan: paper_architecture_run(workdir / plan, plan) for plan in args.plans}
     rows, scales = [], {}
     for name, run in runs.items():
         export_artifact(run, workdir / "repo", name=f"bench_{name}", formats=("onnx",))
+        bf16 = export_artifact(run, workdir / "repo", name=f"bench_{name}_bf16", formats=("torchscript",), precision="bf16")
+        console.print(f"{name}: bf16 version measured {bf16.precision_difference}")
         pyramid = artifact.load(run).model
-        served_locally = ModelRuntime(workdir / "repo" / f"bench_{name}" / "1")
+        served_locally = ModelRuntime(workdir / "repo" / f"bench_{name}" / "1", threads=args.threads)
+        bf16_locally = ModelRuntime(bf16.folder, threads=args.threads)
         scales[name] = pyramid.num_trained
         for size in args.sizes:
             count = REQUESTS.get(size, 4)
             rows.append({"plan": name, "mode": "eager pytorch", "size": size, **measure(lambda s: sample_images(pyramid, 1, s, size, size), count)})
             rows.append({"plan": name, "mode": "onnxruntime", "size": size, **measure(lambda s: served_locally.sample(1, s, size, size), count)})
+            rows.append({"plan": name, "mode": "torchscript bf16", "size": size, **measure(lambda s: bf16_locally.sample(1, s, size, size), count)})
             console.print(f"{name}: {size}px in process done")
     ports = _free_ports(3)
     settings = ServerSettings(workdir / "repo", grpc_port=ports[0], http_port=ports[1], metrics_port=ports[2])
@@ -133,8 +146,9 @@ def main() -> None:
             for size in args.sizes:
                 for concurrency in args.concurrency:
                     count = max(REQUESTS.get(size, 4), 2 * concurrency)
-                    result = measure_concurrent(server.settings.grpc_url, f"bench_{name}", size, concurrency, count)
-                    rows.append({"plan": name, "mode": f"triton grpc x{concurrency}", "size": size, **result})
+                    for suffix, label in (("", "triton grpc"), ("_bf16", "triton grpc bf16")):
+                        result = measure_concurrent(server.settings.grpc_url, f"bench_{name}{suffix}", size, concurrency, count)
+                        rows.append({"plan": name, "mode": f"{label} x{concurrency}", "size": size, **result})
                 console.print(f"{name}: {size}px over gRPC done")
     described = ", ".join(f"{name}: {count} scales" for name, count in scales.items())
     table = Table(title=f"{'trained' if args.run else 'paper-architecture'} pyramids ({described}), 1 image per request, {torch.get_num_threads()} CPU threads")
@@ -157,6 +171,17 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(rows, indent=2))
     console.print(f"wrote {out}")
+
+
+def cpu_description() -> str:
+    """The CPU's bf16/AMX support, read from /proc/cpuinfo (Linux) and as oneDNN sees it."""
+    try:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        flags = []
+    wanted = ("avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile", "amx_int8")
+    found = ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in wanted)
+    return f"CPU flags: {found}; oneDNN bf16: {'yes' if cpu_has_bf16() else 'no'} (without it the bf16 rows run in fp32)"
 
 
 def _free_ports(count: int) -> list[int]:

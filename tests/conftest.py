@@ -74,14 +74,18 @@ def zoo_runs(tmp_path_factory):
     return runs
 
 
+BF16_MODEL = "balloons_bf16"  # the tiny balloons run served in bf16 (TorchScript under bf16 autocast)
+
+
 @pytest.fixture(scope="session")
-def zoo(zoo_runs, exported):
-    """The ZOO runs, also exported beside 'balloons' for the session server."""
+def zoo(zoo_runs, exported, tiny_run):
+    """The ZOO runs, also exported beside 'balloons' for the session server, and BF16_MODEL."""
     from sigctl.export.exporter import export_artifact
 
     repository = exported.folder.parent.parent
     for name in ZOO:
         export_artifact(zoo_runs / name, repository, name=name, formats=("onnx",))
+    export_artifact(tiny_run, repository, name=BF16_MODEL, formats=("torchscript",), precision="bf16")
     return zoo_runs
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from sigctl.export.native import native_model_names, publish_native
 from sigctl.export.repository import check_model_folder, check_model_name, publish_version
 from sigctl.export.triton_config import TritonModelConfig
 from sigctl.serving import runtime
-from sigctl.serving.spec import ARRAYS_FILE, ServedSpec, graph_path
+from sigctl.serving.spec import ARRAYS_FILE, SERVED_PRECISIONS, ServedSpec, graph_path
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,14 @@ RUNTIME_MODULES = (
     "__init__.py", "errors.py", "core/__init__.py", "core/noise.py", "core/pixels.py", "core/requests.py",
     "core/scales.py", "core/model.py", "core/stages.py", "core/sampling.py", "core/injection.py", "core/masks.py",
     "core/super_resolution.py", "core/animation.py", "core/operations.py",
+    "core/precision.py",  # imports torch: only the TorchScript engine (which needs torch anyway) imports it
     "serving/__init__.py", "serving/contract.py", "serving/spec.py", "serving/runtime.py",
 )
 PARITY_TOLERANCE = 1e-3  # max |difference| in [-1, 1] units; measured ~1e-5 for ONNX, 0 for TorchScript
+# bf16 versions: the mean |difference| from fp32 PyTorch over the parity cases, in levels of 255.
+# Measured 0.3-0.6 levels on trained tiny models and the paper architecture (README, CPU speed);
+# a version over this is refused: its samples would no longer be the model's.
+BF16_MEAN_TOLERANCE_LEVELS = 2.0
 
 
 @dataclass
@@ -49,6 +54,7 @@ class ExportResult:
     parity: dict[str, float] = field(default_factory=dict)  # format -> worst max |diff| over the checks
     seconds: float = 0.0
     native_models: list[str] = field(default_factory=list)
+    precision_difference: dict[str, float] | None = None  # bf16 versions: measured against fp32 PyTorch
 
 
 def export_artifact(
@@ -59,13 +65,19 @@ def export_artifact(
     limits: RequestLimits = RequestLimits(),
     instance_count: int = 1,
     native_repository: Path | None = None,
+    precision: str = "fp32",
 ) -> ExportResult:
     """Export every graph the model names in ``formats``, check them against PyTorch, and publish a
     new version.
 
     With ``native_repository``, every graph is also published there as a model for Triton's
-    native backends (see ``sigctl.export.native``).
+    native backends (see ``sigctl.export.native``). ``precision`` ``bf16`` serves the TorchScript
+    graphs under bf16 autocast; what that changes is measured here and published with the version.
     """
+    if precision not in SERVED_PRECISIONS:
+        raise ArtifactError(f"precision must be one of {list(SERVED_PRECISIONS)}, not {precision!r}")
+    if precision == "bf16" and "torchscript" not in formats:
+        raise ArtifactError("bf16 serving runs the TorchScript graphs: export with --format torchscript or both")
     started = time.perf_counter()
     loaded = artifact.load(run_dir)
     model, manifest, executor = loaded.model.eval(), loaded.manifest, loaded.executor()
@@ -73,10 +85,11 @@ def export_artifact(
     check_model_folder(Path(repository) / name)  # before any work: never into someone else's folder
     for native_name in native_model_names(name, executor.spec.graphs, tuple(formats)) if native_repository else ():
         check_model_folder(Path(native_repository) / native_name)
-    served = ServedSpec(executor.spec, limits, tuple(formats), _provenance(name, manifest, Path(run_dir)), read_run_scores(Path(run_dir)))
+    served = ServedSpec(executor.spec, limits, tuple(formats), _provenance(name, manifest, Path(run_dir)), read_run_scores(Path(run_dir)), precision)
     parity: dict[str, float] = {}
 
     def build(folder: Path) -> None:
+        nonlocal served
         for graph in model.export_graphs():
             if "onnx" in formats:
                 graphs.export_onnx(graph, graph_path(folder, graph.spec.name, "onnx"))
@@ -87,12 +100,17 @@ def export_artifact(
         _copy_runtime(folder)
         for fmt in formats:
             parity[fmt] = check_parity(executor, folder, fmt)
+        if precision == "bf16":
+            served = replace(served, precision_difference=measure_bf16(executor, folder))
+            served.write(folder)
 
-    config = TritonModelConfig(name=name, instance_count=instance_count, parameters=served.config_parameters())
-    version = publish_version(repository, name, build, config.to_pbtxt())
+    def config_text() -> str:  # after the build: a bf16 version publishes what it measured
+        return TritonModelConfig(name=name, instance_count=instance_count, parameters=served.config_parameters()).to_pbtxt()
+
+    version = publish_version(repository, name, build, config_text)
     folder = Path(repository) / name / str(version)
     native_models = publish_native(folder, native_repository, name, tuple(formats)) if native_repository else []
-    return ExportResult(name, version, folder, tuple(formats), parity, time.perf_counter() - started, native_models)
+    return ExportResult(name, version, folder, tuple(formats), parity, time.perf_counter() - started, native_models, served.precision_difference)
 
 
 def parity_cases(layout) -> list[tuple[int, int, int]]:
@@ -103,8 +121,8 @@ def parity_cases(layout) -> list[tuple[int, int, int]]:
 
 
 def check_parity(executor: TorchExecutor, folder: Path, fmt: str, seed: int = 0, num_samples: int = 2) -> float:
-    """Worst max |served - eager| over ``parity_cases``; raises if above PARITY_TOLERANCE."""
-    served = runtime.ModelRuntime(folder, engine=fmt)
+    """Worst max |served - eager| over ``parity_cases`` in fp32; raises if above PARITY_TOLERANCE."""
+    served = runtime.ModelRuntime(folder, engine=fmt, precision="fp32")
     worst = 0.0
     for height, width, start_scale in parity_cases(executor.layout):
         request = Request(MODE_SAMPLE, seed, num_samples, height, width, start_scale)
@@ -116,6 +134,27 @@ def check_parity(executor: TorchExecutor, folder: Path, fmt: str, seed: int = 0,
                 f"(tolerance {PARITY_TOLERANCE}); nothing was published"
             )
     return worst
+
+
+def measure_bf16(executor: TorchExecutor, folder: Path, seed: int = 0, num_samples: int = 2) -> dict[str, float]:
+    """How far the version's bf16 samples are from fp32 PyTorch over ``parity_cases``, in levels of 255.
+
+    Raises if the mean exceeds BF16_MEAN_TOLERANCE_LEVELS (nothing is published then). On a machine
+    without bf16 the version is served in fp32, and this measures 0.
+    """
+    served = runtime.ModelRuntime(folder, engine="torchscript", precision="bf16")
+    differences = []
+    for height, width, start_scale in parity_cases(executor.layout):
+        request = Request(MODE_SAMPLE, seed, num_samples, height, width, start_scale)
+        differences.append(np.abs(sample_float(executor, request) - sample_float(served, request)).ravel() * 127.5)
+    levels = np.concatenate(differences)
+    measured = {"mean_levels": float(levels.mean()), "max_levels": float(levels.max()), "share_over_2_levels": float((levels > 2).mean())}
+    if measured["mean_levels"] > BF16_MEAN_TOLERANCE_LEVELS:
+        raise ArtifactError(
+            f"bf16 samples differ from fp32 by {measured['mean_levels']:.2f} levels on average (tolerance {BF16_MEAN_TOLERANCE_LEVELS}); "
+            "nothing was published: export this model in fp32"
+        )
+    return measured
 
 
 def _default_name(hint: str) -> str:

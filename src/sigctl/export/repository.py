@@ -36,8 +36,11 @@ def published_versions(repository: Path, name: str) -> list[int]:
     return sorted(int(entry.name) for entry in folder.iterdir() if entry.is_dir() and entry.name.isdigit())
 
 
-def publish_version(repository: Path, name: str, build: Callable[[Path], None], config_text: str) -> int:
-    """Build a new version with ``build(folder)``, rename it into place, then update config.pbtxt."""
+def publish_version(repository: Path, name: str, build: Callable[[Path], None], config_text: str | Callable[[], str]) -> int:
+    """Build a new version with ``build(folder)``, rename it into place, then update config.pbtxt.
+
+    ``config_text`` may be a function, called after the build (for facts the build measured).
+    """
     model_folder = Path(repository) / check_model_name(name)
     claim_model_folder(model_folder)
     staging = model_folder / f".incoming-{uuid.uuid4().hex}"
@@ -56,7 +59,8 @@ def publish_version(repository: Path, name: str, build: Callable[[Path], None], 
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    write_atomic(model_folder / CONFIG, lambda temporary: temporary.write_text(config_text))
+    text = config_text() if callable(config_text) else config_text
+    write_atomic(model_folder / CONFIG, lambda temporary: temporary.write_text(text))
     return version
 
 

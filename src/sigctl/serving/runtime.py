@@ -28,9 +28,11 @@ class OnnxEngine:
 
     name = "onnx"
 
-    def __init__(self, folder: Path, graphs: tuple[GraphSpec, ...], use_gpu: bool, device_id: int, threads: int):
+    def __init__(self, folder: Path, graphs: tuple[GraphSpec, ...], use_gpu: bool, device_id: int, threads: int, precision: str = "fp32"):
         import onnxruntime as ort
 
+        if precision != "fp32":
+            raise ArtifactError(f"ONNX graphs are served in fp32 only; {precision} runs the TorchScript graphs (engine torchscript)")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -63,22 +65,32 @@ class TorchScriptEngine:
 
     name = "torchscript"
 
-    def __init__(self, folder: Path, graphs: tuple[GraphSpec, ...], use_gpu: bool, device_id: int, threads: int):
+    def __init__(self, folder: Path, graphs: tuple[GraphSpec, ...], use_gpu: bool, device_id: int, threads: int, precision: str = "fp32"):
         import warnings
 
         import torch
 
+        from sigctl.core.precision import bf16_unsupported_reason
+
         self.torch = torch
         self.device = torch.device(f"cuda:{device_id}" if use_gpu and torch.cuda.is_available() else "cpu")
+        if threads and self.device.type == "cpu":
+            torch.set_num_threads(threads)  # process-wide: a served model is a process of its own
+        if precision == "bf16" and (reason := bf16_unsupported_reason(self.device)) is not None:
+            log.warning("%s is exported for bf16 but %s; serving it in fp32", folder, reason)
+            precision = "fp32"
+        # bf16: autocast runs the traced convolutions in bfloat16 and everything else (the residual
+        # sums, tanh, the state between stages) in float32; the graphs themselves are the fp32 ones.
+        self.precision = precision
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript's deprecation notice
             self.modules = {g.name: torch.jit.load(str(graph_path(folder, g.name, "torchscript")), map_location=self.device) for g in graphs}
         self.providers = [str(self.device)]
 
     def run(self, graph: GraphSpec, inputs: tuple[np.ndarray, ...]) -> np.ndarray:
-        with self.torch.no_grad():
+        with self.torch.no_grad(), self.torch.autocast(self.device.type, dtype=self.torch.bfloat16, enabled=self.precision == "bf16"):
             out = self.modules[graph.name](*(self.torch.from_numpy(array).to(self.device) for array in inputs))
-        return out.cpu().numpy()
+        return out.float().cpu().numpy()
 
 
 ENGINES = {"onnx": OnnxEngine, "torchscript": TorchScriptEngine}
@@ -89,9 +101,13 @@ class ModelRuntime(Executor):
 
     def __init__(
         self, folder: str | Path, engine: str | None = None, use_gpu: bool = False, device_id: int = 0, threads: int = 0,
-        limits: RequestLimits | None = None,
+        limits: RequestLimits | None = None, precision: str | None = None,
     ):
-        """``limits`` default to the ones in the version's spec; the served model passes those its config publishes."""
+        """``limits`` default to the ones in the version's spec; the served model passes those its config publishes.
+
+        ``precision`` defaults to the version's (``fp32``, or ``bf16`` for its TorchScript graphs); export passes
+        ``fp32`` to check a bf16 version's graphs against PyTorch before measuring what bf16 changes.
+        """
         folder = Path(folder)
         self.served = ServedSpec.read(folder)
         self.spec = self.served.model
@@ -102,11 +118,12 @@ class ModelRuntime(Executor):
         except (OSError, ValueError, KeyError) as error:
             raise ArtifactError(f"{folder} is not a complete sigctl model version ({error}); export it again") from None
         self.limits = limits or self.served.limits
-        formats = self.served.formats
-        chosen = engine or ("onnx" if "onnx" in formats else formats[0])
+        formats, precision = self.served.formats, precision or self.served.precision
+        chosen = engine or ("torchscript" if precision == "bf16" else "onnx" if "onnx" in formats else formats[0])
         if chosen not in formats:
             raise ArtifactError(f"{folder} has no {chosen} graphs (it has {list(formats)}); export with --format {chosen} or both")
-        self.engine = ENGINES[chosen](folder, self.spec.graphs, use_gpu, device_id, threads)
+        # A bf16 version's ONNX graphs (if any) are its fp32 fallback: asked for by name, they run in fp32.
+        self.engine = ENGINES[chosen](folder, self.spec.graphs, use_gpu, device_id, threads, precision if chosen == "torchscript" else "fp32")
         self._to_rgb = self.spec.to_rgb_graph()
         log.info("loaded %s (%s, %d stages) with %s on %s", folder, self.spec.recipe, self.spec.num_stages, chosen, self.engine.providers)
 

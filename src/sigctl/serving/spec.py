@@ -22,6 +22,7 @@ SPEC_PARAMETER = "model_spec"  # the config.pbtxt parameter holding the whole sp
 GRAPHS_DIR = "graphs"
 ARRAYS_FILE = "arrays.npz"  # the training image and the reconstruction path's first input
 FORMAT_SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
+SERVED_PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,15 @@ class ServedSpec:
     formats: tuple[str, ...]
     provenance: dict[str, Any] = field(default_factory=dict)  # name, sigctl version, export time, training image, ...
     scores: dict[str, Any] | None = None  # the artifact's eval.json, when it has one
+    # fp32, or bf16: the TorchScript graphs run under bf16 autocast where the CPU/GPU has bf16.
+    precision: str = "fp32"
+    # For bf16: how far its samples were measured from fp32 PyTorch at export (levels of 255).
+    precision_difference: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model.to_dict(), "limits": self.limits.as_dict(), "formats": list(self.formats),
-                "provenance": self.provenance, "scores": self.scores}
+                "provenance": self.provenance, "scores": self.scores, "precision": self.precision,
+                "precision_difference": self.precision_difference}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "ServedSpec":
@@ -44,12 +50,16 @@ class ServedSpec:
             limits = RequestLimits(**{k: v for k, v in values["limits"].items() if k in RequestLimits.__dataclass_fields__})
             formats = tuple(str(f) for f in values["formats"])
             provenance, scores = dict(values.get("provenance") or {}), values.get("scores")
+            precision, difference = str(values.get("precision", "fp32")), values.get("precision_difference")
         except (KeyError, TypeError, AttributeError) as error:
             raise ArtifactError(f"the served model spec is damaged ({type(error).__name__}: {error}); export the model again") from None
         unknown = [f for f in formats if f not in FORMAT_SUFFIXES]
         if unknown or not formats:
             raise ArtifactError(f"the served model spec lists graph formats {list(formats)}; expected some of {list(FORMAT_SUFFIXES)}")
-        return cls(ModelSpec.from_dict(values["model"]), limits, formats, provenance, scores)
+        if precision not in SERVED_PRECISIONS or (precision == "bf16" and "torchscript" not in formats):
+            raise ArtifactError(f"the served model spec asks for precision {precision!r} with formats {list(formats)}; "
+                                f"expected one of {list(SERVED_PRECISIONS)} (bf16 needs torchscript graphs)")
+        return cls(ModelSpec.from_dict(values["model"]), limits, formats, provenance, scores, precision, difference)
 
     @classmethod
     def read(cls, folder: Path) -> "ServedSpec":
@@ -77,6 +87,8 @@ class ServedSpec:
             "modes": json.dumps(list(model.modes)),
             "limits": json.dumps(self.limits.as_dict()),
             "scores": json.dumps(self.scores),
+            "precision": self.precision,
+            "precision_difference": json.dumps(self.precision_difference),
             "sigctl_version": str(self.provenance.get("sigctl_version", "")),
         }
 
