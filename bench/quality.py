@@ -16,7 +16,11 @@ Budgets (one per run of the script, stated in the table's title):
 Runs go to bench/results/quality-BUDGET/ and are reused when finished (an interrupted one is
 resumed), so the table can be printed again in seconds; the table is also written as JSON there.
 
+``--precisions fp32 bf16`` also trains every recipe with ``precision: bf16`` (rows ``RECIPE-bf16``),
+to compare what bf16 training changes in quality.
+
     .venv/bin/python bench/quality.py [--budget cpu|cpu500|paper] [--images balloons stone] [--recipes singan] [--num N]
+                                      [--precisions fp32 bf16]
 """
 
 from __future__ import annotations
@@ -164,6 +168,7 @@ def main() -> None:
     parser.add_argument("--recipes", nargs="+", default=RECIPES)
     parser.add_argument("--num", type=int, default=None, help="samples scored per model [default: the budget's]")
     parser.add_argument("--no-baseline", action="store_true", help="skip the GPNN-style baseline")
+    parser.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"], help="training precisions (bf16 rows: RECIPE-bf16)")
     parser.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads; 0: PyTorch's default (one per core)")
     args = parser.parse_args()
     if args.threads > 0:
@@ -178,7 +183,10 @@ def main() -> None:
     console = Console(width=max(Console().width, 132))  # the table's nine columns, also when piped
     folder = RESULTS / f"quality-{args.budget}"
     started = time.perf_counter()
-    rows = [recipe_row(recipe, image, budget, folder, console) for recipe in args.recipes for image in args.images]
+    rows = [
+        recipe_row(recipe, image, budget, folder, console, *(() if precision == "fp32" else (f"{recipe}-{precision}", {"precision": precision})))
+        for recipe in args.recipes for precision in args.precisions for image in args.images
+    ]
     if not args.no_baseline:
         rows += [baseline_row(image, budget, folder, console) for image in args.images]
     mean_rows = means(rows)
