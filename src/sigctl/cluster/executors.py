@@ -44,6 +44,7 @@ class LocalExecutor:
         self.parallel, self.retries = parallel, retries
         self.threads = max(1, (os.cpu_count() or 1) // parallel)
         self._stop = threading.Event()
+        self._active: set = set()  # child processes training now
 
     def run(self, tasks: list[Task], started: Started, finished: Finished) -> None:
         pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="train-many")
@@ -51,8 +52,11 @@ class LocalExecutor:
             for future in as_completed([pool.submit(self._one, task, started) for task in tasks]):
                 finished(future.result())
         except KeyboardInterrupt:
-            # The children got the same Ctrl-C; nothing new starts and nothing is retried.
+            # Nothing new starts and nothing is retried; the children (which ignore the terminal's
+            # Ctrl-C, so none is mistaken for a lost worker first) end, keeping their last checkpoint.
             self._stop.set()
+            for process in list(self._active):
+                process.kill()
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -67,12 +71,16 @@ class LocalExecutor:
             receive, send = context.Pipe(duplex=False)
             process = context.Process(target=_child, args=(send, task, self.threads), daemon=True)
             process.start()
+            self._active.add(process)
+            if self._stop.is_set():  # a Ctrl-C between the check above and here
+                process.kill()
             send.close()
             try:
                 outcome = receive.recv()
             except EOFError:
                 outcome = None
             process.join()
+            self._active.discard(process)
             receive.close()
             if outcome is not None:
                 return {**outcome, "attempts": attempt}
@@ -86,6 +94,7 @@ def _child(send, task: Task, threads: int) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 1:
         os._exit(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what a Ctrl-C ends
     send.send(train_item(**task, threads=threads))
     send.close()
 
