@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml Makefile requirements/metrics.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[test,serve,video,watch]"
+	$(BIN)/pip install --quiet -e ".[test,serve,video,watch,cluster,deploy]"
 	$(BIN)/pip install --quiet --no-deps -r requirements/metrics.txt
 	touch $@
 

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sigctl.config import describe_yaml_error
+from sigctl.config.jobfiles import no_tilde, read_job_file, refuse_problems, shared_output_problem
 from sigctl.core.noise import hash32
 from sigctl.core.operations import MODE_ANIMATE, MODES
 from sigctl.core.paths import relative_inside
@@ -118,9 +117,7 @@ class Job(BaseModel):
     @field_validator("output")
     @classmethod
     def _no_tilde(cls, output: Path) -> Path:
-        if str(output).startswith("~"):
-            raise ValueError(f"{str(output)!r}: '~' is not expanded; give an absolute path or one relative to the job file")
-        return output
+        return no_tilde(output)
 
     @field_validator("naming")
     @classmethod
@@ -179,46 +176,17 @@ def task_name(task: Task, position: int) -> str:
 def load_job(path: Path) -> Job:
     """Parse and validate a job file; errors name the field and its line."""
     path = Path(path)
-    if path.is_dir():
-        raise SettingsError(f"{path} is a directory; give the job file (YAML or JSON)")
-    if not path.is_file():
-        raise SettingsError(f"job file {path} does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise SettingsError(f"job file {path} is not UTF-8 text (byte {error.start}); save it as UTF-8 YAML or JSON") from None
-    try:
-        raw = yaml.safe_load(text)  # JSON is YAML too
-        root = yaml.compose(text)
-    except yaml.YAMLError as error:
-        raise SettingsError(f"{path} is not valid YAML or JSON: {describe_yaml_error(error)}") from None
-    if not isinstance(raw, dict):
-        raise SettingsError(f"{path} must hold a mapping with 'output' and 'tasks'")
-    try:
-        job = Job.model_validate(raw)
-    except ValidationError as error:
-        problems = []
-        for item in error.errors():
-            location = [part for part in item["loc"] if not isinstance(part, str) or part not in ("int", "list[int]", "SizeRange")]
-            line = _line_of(root, location)
-            where = ".".join(str(p) for p in location) or "(top level)"
-            message = item["msg"].removeprefix("Value error, ")
-            problems.append(f"line {line}: {where}: {message}" if line else f"{where}: {message}")
-        raise SettingsError(f"invalid job file {path}: " + "; ".join(problems)) from None
-    problems = [f"line {_line_of(root, location)}: {'.'.join(str(p) for p in location)}: {message}"
-                for location, message in _path_problems(job, path.parent)]
-    if problems:
-        raise SettingsError(f"invalid job file {path}: " + "; ".join(problems))
+    job, root = read_job_file(path, Job, "'output' and 'tasks'", hidden_locations=("int", "list[int]", "SizeRange"))
+    refuse_problems(path, root, _path_problems(job, path.parent))
     return job
 
 
 def _path_problems(job: Job, job_dir: Path) -> list[tuple[tuple, str]]:
     """(location, message) for every field whose text would put a file outside the output folder."""
     problems = []
-    output = _absolute(job.output if job.output.is_absolute() else job_dir / job.output)
-    if output == Path(output.anchor) or output == _absolute(Path.home()) or output in (_absolute(job_dir), *_absolute(job_dir).parents):
-        problems.append((("output",), f"{job.output} is {output}, a folder that holds other files (the job file's own, a parent, "
-                                       f"home or /); give a folder of its own, e.g. out"))
+    shared = shared_output_problem(job.output, job_dir)
+    if shared:
+        problems.append((("output",), shared))
     for position, task in enumerate(job.tasks):
         try:
             for _ in _planned_files(job, position, task):
@@ -227,10 +195,6 @@ def _path_problems(job: Job, job_dir: Path) -> list[tuple[tuple, str]]:
             # Task names cannot hold '/' or start with '.' (schema), so a file that leaves is the pattern's doing.
             problems.append((("naming",), str(error)))
     return problems
-
-
-def _absolute(path: Path) -> Path:
-    return Path(path).expanduser().resolve()
 
 
 def _planned_files(job: Job, position: int, task: Task) -> Iterator[tuple[int, int, Optional[int], Optional[int], str]]:
@@ -251,21 +215,6 @@ def _planned_files(job: Job, position: int, task: Task) -> Iterator[tuple[int, i
             raise ValueError(f"naming {job.naming!r} gives item {name}/{index} the file {text + extension!r}, which {error}; "
                              f"files must stay inside the output folder") from None
         yield index, seed, height, width, file
-
-
-def _line_of(node, location) -> Optional[int]:
-    """1-based line of the YAML node at ``location`` (or of its nearest existing parent)."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in location:
-        child = None
-        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            child = next((value for key, value in node.value if key.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            child = node.value[part]
-        if child is None:
-            break
-        node, line = child, child.start_mark.line + 1
-    return line
 
 
 def expand(job: Job, job_dir: Path) -> list[Item]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sigctl.cli import batch, eval, export, finetune, info, manipulate, sample, serve, train
+from sigctl.cli import batch, eval, export, finetune, info, manipulate, sample, serve, train, train_many
 
 app = typer.Typer(
     name="sigctl",
@@ -26,6 +26,7 @@ app.command("sr")(manipulate.sr_command)
 app.command("animate")(manipulate.animate_command)
 app.command("batch")(batch.batch_command)
 app.command("eval")(eval.eval_command)
+app.command("train-many")(train_many.train_many_command)
 
 
 def main() -> None:

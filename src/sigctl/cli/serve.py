@@ -10,20 +10,21 @@ from typing import Annotated
 import typer
 
 from sigctl.cli.common import command, console, error_console
-from sigctl.serving.server import ServerError, ServerSettings, TritonServer
+from sigctl.serving.server import ServerError, ServerSettings, TritonServer, is_remote
 
 
 @command
 def serve_command(
-    repo: Annotated[Path, typer.Option(help="Triton model repository.")] = Path("model_repository"),
+    repo: Annotated[str, typer.Option(help="Triton model repository: a folder, or s3://[http(s)://HOST:PORT/]BUCKET/PATH.")] = "model_repository",
     host: Annotated[str, typer.Option(help="Address to bind; loopback by default.")] = "127.0.0.1",
     grpc_port: Annotated[int, typer.Option(help="gRPC port.")] = 8001,
     http_port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
     metrics_port: Annotated[int, typer.Option(help="Prometheus metrics port.")] = 8002,
 ) -> None:
     """Serve every model in the repository; reload a model whose backend process dies."""
-    settings = ServerSettings(repository=repo, host=host, grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port)
-    if repo.is_dir() and not any(p.is_dir() and not p.name.startswith(".") for p in repo.iterdir()):
+    repository = repo if is_remote(repo) else Path(repo)
+    settings = ServerSettings(repository=repository, host=host, grpc_port=grpc_port, http_port=http_port, metrics_port=metrics_port)
+    if isinstance(repository, Path) and repository.is_dir() and not any(p.is_dir() and not p.name.startswith(".") for p in repository.iterdir()):
         raise ServerError(f"no models in {repo}; add one with: sigctl export runs/NAME --repo {repo}")
     # SIGTERM acts as Ctrl-C at any point, also while Triton starts (a startup that hangs must still
     # stop, and clean up its temporary folder and shared memory, when asked to).
@@ -50,7 +51,7 @@ def _interrupt(*_) -> None:
     raise KeyboardInterrupt
 
 
-def _report_models(server: TritonServer, repo: Path) -> None:
+def _report_models(server: TritonServer, repo: str) -> None:
     """Print every model's state, and Triton's reason for each that failed; refuse if none loaded."""
     report = server.model_report()
     if not report:

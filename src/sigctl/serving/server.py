@@ -35,7 +35,7 @@ class ServerError(SigctlError):
 
 @dataclass(frozen=True)
 class ServerSettings:
-    repository: Path
+    repository: Path | str  # a folder, or s3://[http(s)://HOST:PORT/]BUCKET/PATH (Triton reads it itself)
     host: str = "127.0.0.1"
     grpc_port: int = 8001
     http_port: int = 8000
@@ -47,6 +47,11 @@ class ServerSettings:
     @property
     def grpc_url(self) -> str:
         return f"{self.host}:{self.grpc_port}"
+
+
+def is_remote(repository: Path | str) -> bool:
+    """An S3 repository URL (a Path would collapse its '//', so it stays text)."""
+    return isinstance(repository, str) and repository.startswith("s3://")
 
 
 @dataclass(frozen=True)
@@ -118,11 +123,16 @@ class TritonServer:
         self.stop()
 
     def start(self) -> None:
-        repository = Path(self.settings.repository).resolve()
-        if repository.exists() and not repository.is_dir():
-            raise ServerError(f"model repository {repository} is a file; give the repository folder (--repo)")
-        if not repository.is_dir():
-            raise ServerError(f"model repository {repository} does not exist; export a model first (sigctl export RUN)")
+        if is_remote(self.settings.repository):
+            # Triton lists and downloads it (credentials from AWS_* variables); nothing to check here.
+            repository, to_load = str(self.settings.repository), ["--load-model=*"]
+        else:
+            repository = Path(self.settings.repository).resolve()
+            if repository.exists() and not repository.is_dir():
+                raise ServerError(f"model repository {repository} is a file; give the repository folder (--repo)")
+            if not repository.is_dir():
+                raise ServerError(f"model repository {repository} does not exist; export a model first (sigctl export RUN)")
+            to_load = self._models_to_load(repository)
         install = locate_triton()
         self.workdir = Path(tempfile.mkdtemp(prefix="sigctl-triton-"))
         backend_dir = self.workdir / "backends" / "python"
@@ -135,7 +145,7 @@ class TritonServer:
             f"--model-repository={repository}",
             f"--backend-directory={self.workdir / 'backends'}",
             "--model-control-mode=explicit",
-            *self._models_to_load(repository),
+            *to_load,
             f"--grpc-address={s.host}", f"--grpc-port={s.grpc_port}",
             f"--http-address={s.host}", f"--http-port={s.http_port}",
             f"--metrics-address={s.host}", f"--metrics-port={s.metrics_port}",
