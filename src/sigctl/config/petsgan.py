@@ -73,9 +73,9 @@ class PetsGANSettings(RunSettings):
     loss: PetsGANLossSettings = PetsGANLossSettings()
 
     def fit_size(self, source_height: int, source_width: int) -> tuple[int, int]:
-        """The training size: longer side at most max_size, each side then rounded to a multiple of 8."""
+        """The training size: longer side at most max_size, each side then rounded to the nearest multiple of 8."""
         height, width = fit_exactly(source_height, source_width, self.size.max_size)
-        return max(MULTIPLE, round(height / MULTIPLE) * MULTIPLE), max(MULTIPLE, round(width / MULTIPLE) * MULTIPLE)
+        return tuple(max(MULTIPLE, (side + MULTIPLE // 2) // MULTIPLE * MULTIPLE) for side in (height, width))  # nearest, halves up
 
     def plan_pyramid(self, source_height: int, source_width: int) -> PyramidLayout:
         layout = petsgan_layout(*self.fit_size(source_height, source_width))
@@ -84,7 +84,7 @@ class PetsGANSettings(RunSettings):
         if min(low_h, low_w) < k:
             raise SettingsError(
                 f"the low-resolution image is {low_h}x{low_w} px (1/8 of the training size), smaller than the {k}x{k} px "
-                f"patches it is matched with: raise size.max_size to at least {8 * k * max(low_h, low_w) // min(low_h, low_w)} "
-                f"or lower network.patch_size"
+                f"patches it is matched with: raise size.max_size to at least {-(-MULTIPLE * k * max(source_height, source_width) // min(source_height, source_width))} "
+                f"(on an image at least that large; smaller ones are never enlarged) or lower network.patch_size"
             )
         return layout

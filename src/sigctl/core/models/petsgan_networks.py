@@ -86,8 +86,8 @@ def patch_transfer(image: torch.Tensor, references: torch.Tensor, patch_size: in
     """Replace every k x k patch of ``image`` by its nearest reference patch and fold back, averaging overlaps.
 
     The image is first replicate-padded by k // 2 so every pixel is the centre of a patch (any size
-    works, even one smaller than a patch); each output pixel is then the mean of the k^2 copied
-    patches that cover it. ``differentiable``: the forward value is still the hard copy, the
+    works, even one smaller than a patch); each output pixel is then the mean of the copied patches
+    that cover it. ``differentiable``: the forward value is still the hard copy, the
     gradient that of softmax(similarity / temperature) (the paper's soft assignment, straight through).
     """
     k, pad = patch_size, patch_size // 2
@@ -100,10 +100,12 @@ def patch_transfer(image: torch.Tensor, references: torch.Tensor, patch_size: in
         chosen = soft + (chosen - soft).detach()
     channels = image.shape[1]
     parts = chosen.transpose(1, 2).reshape(image.shape[0], channels, k * k, image.shape[2], image.shape[3])
-    total = sum(
-        F.pad(parts[:, :, dy * k + dx], (dx, k - 1 - dx, dy, k - 1 - dy)) for dy in range(k) for dx in range(k)
-    )
-    return total[:, :, k - 1 - pad : total.shape[2] - pad, k - 1 - pad : total.shape[3] - pad] / (k * k)
+    ones = torch.ones_like(parts[:1, :1, 0])
+    total = sum(F.pad(parts[:, :, dy * k + dx], (dx, k - 1 - dx, dy, k - 1 - dy)) for dy in range(k) for dx in range(k))
+    count = sum(F.pad(ones, (dx, k - 1 - dx, dy, k - 1 - dy)) for dy in range(k) for dx in range(k))
+    # Fold back: each pixel is the mean of the copies covering it (k^2 inside, fewer near the border).
+    folded = total / count
+    return folded[:, :, pad : folded.shape[2] - pad, pad : folded.shape[3] - pad]
 
 
 class Restoration(nn.Module):
