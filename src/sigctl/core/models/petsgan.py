@@ -13,7 +13,8 @@ at the planned sizes), so any output size maps to stage sizes as for every model
 at the low resolution). The reconstruction path feeds stage 0 the fixed noise the generator was
 trained to reconstruct the image from (stored beside the weights).
 
-Modes: sample (any size: the position encoding stretches with it) and reconstruct.
+Modes: sample (any size: the position encoding stretches with it), reconstruct, animate (a walk in
+stage 0's noise) and style (a content image enters stage 1 in place of the generator's image).
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from torch import nn
 from sigctl.core.model import GRAPH_FIRST_STAGE, GRAPH_STAGE, GraphSpec, ModelSpec, NoiseSpec
 from sigctl.core.models.base import ExportGraph, GenerativeModel
 from sigctl.core.models.petsgan_networks import PriorGenerator, Restoration, Similarity, patch_transfer
-from sigctl.core.requests import MODE_RECONSTRUCT, MODE_SAMPLE
+from sigctl.core.requests import MODE_ANIMATE, MODE_RECONSTRUCT, MODE_SAMPLE, MODE_STYLE
 from sigctl.core.scales import PyramidLayout
 
-MODES = (MODE_SAMPLE, MODE_RECONSTRUCT)
+MODES = (MODE_SAMPLE, MODE_RECONSTRUCT, MODE_ANIMATE, MODE_STYLE)
 LOW_RESOLUTION = 1 / Restoration.FACTOR
 STAGE_SCALES = (LOW_RESOLUTION, LOW_RESOLUTION, 1.0)
 
@@ -114,6 +115,7 @@ class PetsGANModel(GenerativeModel):
             modes=MODES,
             graphs=graphs,
             extra={
+                "plan": "generator at 1/8 size, patch transfer, 8x restoration",
                 "patch_size": self._config.patch_size,
                 "similarity": self._config.similarity,
                 "reference_patches": int(self.reference.shape[0]),
