@@ -48,7 +48,7 @@ def time_stages(recipe_name: str, max_size: int, iterations: int, device: torch.
     recipe = make_recipe(training_context(settings, reference, layout, device))
     macs = stage_macs(RECIPES[recipe_name].untrained_model(settings, layout))
     rows = []
-    for stage in range(layout.num_scales):
+    for stage in range(recipe.num_stages()):  # PetsGAN: its three phases (the size column is the model stage's)
         torch.manual_seed(stage)
         recipe.begin_stage(stage)
         recipe.step(0)  # warm-up: allocator and kernel selection
@@ -70,7 +70,7 @@ def time_stages(recipe_name: str, max_size: int, iterations: int, device: torch.
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 250])
-    parser.add_argument("--recipes", nargs="+", default=["singan", "consingan", "involution"], help="recipes to time (the first is the baseline)")
+    parser.add_argument("--recipes", nargs="+", default=["singan", "consingan", "involution", "petsgan"], help="recipes to time (the first is the baseline)")
     parser.add_argument("--iterations", type=int, default=3, help="timed iterations per stage (after one warm-up)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads (0: its default, one per core)")
