@@ -45,6 +45,7 @@ class PetsGANRecipe(Recipe):
     def __init__(self, context: TrainingContext):
         super().__init__(context)
         self.phase: int | None = None
+        self.prior: torch.Tensor | None = None  # the generator phase's prior data
         self.prior_gan = losses.WGANGP(self.settings.loss.prior_gradient_penalty_weight)
         self.hinge = losses.Hinge()
 
@@ -174,9 +175,7 @@ class PetsGANRecipe(Recipe):
 
     def end_stage(self) -> None:
         self.model.requires_grad_(False)
-        self.phase, self.discriminator, self.optimizers, self.schedulers = None, None, [], []
-        if hasattr(self, "prior"):
-            del self.prior
+        self.phase, self.discriminator, self.optimizers, self.schedulers, self.prior = None, None, [], [], None
 
     # -- resume ---------------------------------------------------------------------------------------
 
@@ -188,7 +187,7 @@ class PetsGANRecipe(Recipe):
                 "optimizers": [optimizer.state_dict() for optimizer in self.optimizers],
                 "schedulers": [scheduler.state_dict() for scheduler in self.schedulers],
                 "noise_draws": self.noise.draws,
-                "prior": getattr(self, "prior", None),
+                "prior": self.prior,
                 "rng": rng_state(self.context.device),
             }
         return state
