@@ -95,6 +95,11 @@ def test_the_recipe_restores_to_the_training_image_and_matches_against_its_low_r
     assert recipe.model.reference.shape == (2 * 4 * 6, 27)
 
 
+def test_a_training_size_over_512_is_refused_as_it_would_make_the_transfer_of_a_large_request_too_large():
+    with pytest.raises(SettingsError, match=r"size.max_size: Input should be less than or equal to 512"):
+        load_settings("paper", overrides={"recipe": "petsgan", "size": {"max_size": 520}})
+
+
 def test_a_low_resolution_smaller_than_a_patch_is_refused_before_training():
     with pytest.raises(SettingsError, match=r"low-resolution image is 5x6 px.*smaller than the 7x7 px patches.*raise size.max_size to at least 75 "):
         load_settings("tiny", overrides={"recipe": "petsgan", "size": {"max_size": 48}, "network": {"patch_size": 7}}).plan_pyramid(186, 248)

@@ -23,7 +23,9 @@ MULTIPLE = 8  # the restoration's factor: sides of the training image are multip
 
 
 class PetsGANSizeSettings(Settings):
-    max_size: int = Field(256, ge=16, le=4096, description="Longer side of the training image, px (sides then rounded to multiples of 8).")
+    # At most 512: the transfer compares every query patch with every reference patch at once (a
+    # 2048 px request against a 512 px model's 2 x 58 x 58 patches is 65k x 6.7k similarities, 1.7 GB).
+    max_size: int = Field(256, ge=16, le=512, description="Longer side of the training image, px (sides then rounded to multiples of 8; at most 512).")
 
 
 class PetsGANNetworkSettings(Settings):
