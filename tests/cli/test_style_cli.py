@@ -34,7 +34,7 @@ def test_style_writes_the_same_picture_locally_and_from_the_server_and_other_rec
 
 def test_a_batch_job_of_style_items_makes_what_the_model_makes_in_process(zoo, triton, tmp_path):
     shutil.copy(CONTENT, tmp_path / "content.png")
-    job = {"output": "out", "tasks": [{"model": "balloons_petsgan", "mode": "style", "count": 1, "image": "content.png", "height": 40, "width": [40, 56]}]}
+    job = {"output": "out", "tasks": [{"model": "balloons_petsgan", "mode": "style", "count": 2, "image": "content.png", "height": 40, "width": [40, 56]}]}
     (tmp_path / "job.yaml").write_text(yaml.safe_dump(job))
     result = runner.invoke(app, ["batch", str(tmp_path / "job.yaml"), "--server", triton.settings.grpc_url])
     assert result.exit_code == 0, result.output
