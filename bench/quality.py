@@ -46,9 +46,9 @@ from sigctl.training import loop
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_IMAGES = ROOT / "examples" / "images" / "train"
 RESULTS = ROOT / "bench" / "results"
-RECIPES = ["singan", "consingan", "involution"]  # add petsgan here when it lands
+RECIPES = ["singan", "consingan", "involution", "petsgan"]
 BASELINE = "gpnn"  # bench/gpnn.py: no training
-IMAGES = ["balloons", "mountains3", "stone"]  # objects on sky, a landscape, a texture
+IMAGES = ["balloons", "mountains3", "stone", "chelsea"]  # objects on sky, a landscape, a texture, an object-centred image (a cat)
 METRICS = ("swd_mean", "sifid_64", "sifid_192", "pixel_diversity", "copy_share", "training_seconds", "sample_seconds")
 
 

@@ -76,7 +76,7 @@ def time_stages(recipe_name: str, max_size: int, iterations: int, device: torch.
     recipe = make_recipe(training_context(settings, reference, layout, device))
     macs = stage_macs(RECIPES[recipe_name].untrained_model(settings, layout))
     rows: dict[str, list[dict]] = {variant: [] for variant in variants}
-    for stage in range(layout.num_scales):
+    for stage in range(recipe.num_stages()):  # PetsGAN: its three phases (the size column is the model stage's)
         torch.manual_seed(stage)
         recipe.begin_stage(stage)
         if only is not None and stage not in only:  # stages not timed are still built: later ones grow from them
@@ -104,7 +104,7 @@ def time_stages(recipe_name: str, max_size: int, iterations: int, device: torch.
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 250])
-    parser.add_argument("--recipes", nargs="+", default=["singan", "consingan", "involution"], help="recipes to time (the first is the baseline)")
+    parser.add_argument("--recipes", nargs="+", default=["singan", "consingan", "involution", "petsgan"], help="recipes to time (the first is the baseline)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS, help="the first is the baseline of the ratios")
     parser.add_argument("--iterations", type=int, default=3, help="timed iterations per stage (after one warm-up)")
     parser.add_argument("--stages", type=int, nargs="+", help="time only these stages (the projection then covers only them)")

@@ -62,6 +62,7 @@ ZOO = {
     "lowres_sr": ("train/33039_LR.png", {"super_resolution_factor": 4.0}),  # SinGAN trained for super-resolution
     "balloons_consingan": ("train/balloons.png", {"recipe": "consingan"}),  # ConSinGAN's tiny preset
     "balloons_involution": ("train/balloons.png", {"recipe": "involution"}),  # seed 004's recipe, tiny preset
+    "balloons_petsgan": ("train/balloons.png", {"recipe": "petsgan"}),  # seed 000's recipe, tiny preset
 }
 
 

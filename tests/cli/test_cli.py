@@ -75,6 +75,18 @@ def test_dry_run_of_the_consingan_paper_preset_plans_its_dense_stages_for_balloo
     assert sizes == ["25x34", "32x42", "42x56", "63x84", "125x167", "186x248"]
 
 
+def test_dry_run_of_the_petsgan_paper_preset_plans_its_three_stages_for_balloons(tmp_path):
+    result = invoke("train", BALLOONS, "--recipe", "petsgan", "--iterations", 9, "--max-size", 200, "--dry-run", "--out", tmp_path / "never")
+    assert result.exit_code == 0, result.output
+    settings = json.loads(result.output[: result.output.index("petsgan (")])
+    assert settings["optimizer"]["iterations_per_phase"] == 9 and settings["size"]["max_size"] == 200
+    # 186x248 fitted to 150x200, sides rounded to multiples of 8: 152x200; the generator at 1/8.
+    assert "petsgan (generator at 1/8 size, patch transfer, 8x restoration): 3 stages, finest 152x200" in result.output
+    rows = [line.split() for line in result.output.splitlines() if line.count("│") == 5]
+    assert [row[3] for row in rows if row[1].isdigit()] == ["19x25", "19x25", "152x200"]
+    assert not (tmp_path / "never").exists()
+
+
 def test_dry_run_of_the_paper_preset_plans_singans_pyramid_for_balloons():
     result = invoke("train", BALLOONS, "--dry-run")
     assert result.exit_code == 0, result.output

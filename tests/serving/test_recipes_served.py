@@ -4,17 +4,19 @@ and the served config publishes what the model is."""
 
 import numpy as np
 import pytest
+import torch
 
 from sigctl import artifact
 from sigctl.client import RequestRejected, SigClient
 from sigctl.core.images import load_rgb
 from sigctl.core.operations import Request, execute
-from sigctl.core.pixels import resize_uint8
+from sigctl.core.models.petsgan_networks import patch_transfer
+from sigctl.core.pixels import resize, resize_uint8, to_network, to_uint8
 from sigctl.errors import RequestError
 
 from ..conftest import IMAGES
 
-MODELS = {"singan": "balloons", "consingan": "balloons_consingan", "involution": "balloons_involution"}
+MODELS = {"singan": "balloons", "consingan": "balloons_consingan", "involution": "balloons_involution", "petsgan": "balloons_petsgan"}
 NAIVE = IMAGES / "harmonization" / "starry_night_naive.png"
 NAIVE_MASK = IMAGES / "harmonization" / "starry_night_naive_mask.png"
 
@@ -31,6 +33,7 @@ def _request(mode: str) -> Request:
         "harmonize": Request("harmonize", seed=3, image=naive, mask=mask),
         "super_resolve": Request("super_resolve", seed=3, image=np.zeros((20, 24, 3), np.uint8), sr_factor=2.0),
         "animate": Request("animate", seed=3, frames=4, height=30, width=44),
+        "style": Request("style", image=load_rgb(IMAGES / "train" / "starry_night.png")),
     }[mode]
 
 
@@ -59,7 +62,7 @@ def test_every_listed_mode_and_start_stage_answers_over_grpc_as_in_process(trito
 def test_consingan_lists_its_modes_and_refuses_the_others_in_process_and_over_grpc(triton, zoo, recipe):
     executor = artifact.load(zoo / MODELS[recipe]).executor()
     assert executor.spec.modes == ("sample", "reconstruct", "harmonize", "edit", "animate")
-    for mode in ("paint", "super_resolve"):
+    for mode in ("paint", "super_resolve", "style"):
         with pytest.raises(RequestError, match=rf"the {recipe} model does not answer {mode} requests; it answers sample, reconstruct"):
             execute(executor, _request(mode))
         with SigClient(triton.settings.grpc_url, MODELS[recipe]) as client:
@@ -83,6 +86,55 @@ def test_consingan_injects_at_its_first_stage_only(zoo, recipe):
     weight = soft_mask(request.mask, *one.shape[1:3], request.mask_dilation, request.mask_blur)
     naive = resize_uint8(request.image, *one.shape[1:3])
     assert np.array_equal(one[0][weight == 0], naive[weight == 0]) and (weight == 0).any()
+
+
+def test_petsgan_lists_its_modes_and_refuses_the_others_in_process_and_over_grpc(triton, zoo):
+    executor = artifact.load(zoo / MODELS["petsgan"]).executor()
+    assert executor.spec.modes == ("sample", "reconstruct", "animate", "style")
+    assert [graph.name for graph in executor.spec.graphs] == ["stage_00", "stage_01", "stage_02"]
+    for mode in ("paint", "edit", "harmonize", "super_resolve"):
+        with pytest.raises(RequestError, match=rf"the petsgan model does not answer {mode} requests; it answers sample, reconstruct, animate, style"):
+            execute(executor, _request(mode))
+        with SigClient(triton.settings.grpc_url, MODELS["petsgan"]) as client:
+            with pytest.raises(RequestRejected, match=rf"petsgan model does not answer {mode}"):
+                client.run(_request(mode))
+
+
+def test_petsgan_samples_at_8_times_its_low_resolution_and_its_reconstruction_is_the_restored_transfer_of_the_generators(zoo):
+    loaded = artifact.load(zoo / MODELS["petsgan"])
+    model, executor = loaded.model, loaded.executor()
+    assert executor.spec.layout.sizes == ((6, 8), (6, 8), (48, 64))
+    with torch.no_grad():
+        low = model.generator(model.reconstruction_noise)
+        expected = model.restoration(patch_transfer(low, model.reference, 3))
+    assert np.array_equal(execute(executor, Request("reconstruct"))[0], to_uint8(expected.numpy())[0])
+    # Every pixel of the transferred image is a mean of reference pixels: the transfer really ran.
+    assert not torch.allclose(patch_transfer(low, model.reference, 3), low)
+
+
+def test_petsgan_style_transfer_is_the_content_at_low_resolution_transferred_and_restored(triton, zoo):
+    loaded = artifact.load(zoo / MODELS["petsgan"])
+    model, executor = loaded.model, loaded.executor()
+    content = load_rgb(IMAGES / "train" / "starry_night.png")  # 190 x 243: the training longer side 64 -> 50 x 64
+    styled = execute(executor, Request("style", image=content))
+    assert styled.shape == (1, 50, 64, 3)
+    low = torch.from_numpy(resize(to_network(resize_uint8(content, 50, 64)), 7, 8))[None]  # ceil(50 / 8) x 64 / 8
+    with torch.no_grad():
+        expected = model.restoration(patch_transfer(low, model.reference, 3))
+        expected = torch.nn.functional.interpolate(expected, size=(50, 64), mode="bilinear", align_corners=False)
+    assert np.abs(styled[0].astype(int) - to_uint8(expected.numpy())[0].astype(int)).max() <= 1
+    assert execute(executor, Request("style", image=content, width=32)).shape == (1, 25, 32, 3)  # one side keeps the aspect
+    with pytest.raises(RequestError, match="style transfer puts the content image in place of the first stage's output: use start scale 1, got 0"):
+        execute(executor, Request("style", image=content, start_scale=0))
+    with pytest.raises(RequestError, match="this mode needs an input image"):
+        execute(executor, Request("style"))
+    with SigClient(triton.settings.grpc_url, MODELS["petsgan"]) as client:
+        assert np.abs(client.style(content).astype(int) - styled.astype(int)).max() <= 1
+
+
+def test_singan_refuses_style_transfer(tiny_run):
+    with pytest.raises(RequestError, match="the singan model does not answer style requests"):
+        execute(artifact.load(tiny_run).executor(), _request("style"))
 
 
 def test_consingan_requests_are_checked_against_its_spec_before_any_work():

@@ -57,7 +57,7 @@ def test_previews_of_a_finished_model_are_its_reconstruction_and_samples(tiny_ru
 
 
 
-@pytest.mark.parametrize("recipe", ["singan", "consingan", "involution"])
+@pytest.mark.parametrize("recipe", ["singan", "consingan", "involution", "petsgan"])
 def test_watching_a_run_does_not_change_what_it_trains(tmp_path, recipe):
     # The previews sample the model between stages (eval mode); every module's mode must come back,
     # or SinGAN's frozen BatchNorm scales would train on in training mode.

@@ -59,7 +59,7 @@ class Task(BaseModel):
     width: Optional[Size] = Field(None, description="Output width, as height.")
     seed_start: int = Field(0, ge=0, description="Item i uses seed seed_start + i.")
     start_scale: Optional[int] = Field(None, ge=0, description="Scale noise or the image enters at [default: per mode].")
-    image: Optional[Path] = Field(None, strict=False, description="Injected image (paint, edit, harmonize, super_resolve), relative to the job file.")
+    image: Optional[Path] = Field(None, strict=False, description="Injected image (paint, edit, harmonize, super_resolve, style), relative to the job file.")
     mask: Optional[Path] = Field(None, strict=False, description="Mask (edit, harmonize), relative to the job file.")
     quantize_colors: int = Field(0, ge=0, le=32, description="paint: colours of the training image to map to (0: off).")
     sr_factor: Optional[float] = Field(None, gt=1.0, le=16.0, description="super_resolve: factor.")

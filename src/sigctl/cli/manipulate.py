@@ -1,4 +1,4 @@
-"""``sigctl paint|edit|harmonize|sr|animate``: inject an image into the pyramid, in process or served."""
+"""``sigctl paint|edit|harmonize|sr|animate|style``: inject an image into the pyramid, in process or served."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from sigctl.cli.common import command, console
 from sigctl.cli.running import IMAGE_SUFFIXES, check_writable_output, run_request, write_images
 from sigctl.core.images import load_mask, load_rgb, save_animation
-from sigctl.core.operations import MODE_ANIMATE, MODE_EDIT, MODE_HARMONIZE, MODE_PAINT, MODE_SUPER_RESOLVE, Request
+from sigctl.core.operations import MODE_ANIMATE, MODE_EDIT, MODE_HARMONIZE, MODE_PAINT, MODE_STYLE, MODE_SUPER_RESOLVE, Request
 
 MIN_FPS, MAX_FPS = 0.1, 240.0
 ANIMATION_SUFFIXES = (".gif", ".mp4")
@@ -43,6 +43,17 @@ def paint_command(local: Local = None, server: Server = None, model: Model = Non
                   seed: Seed = 0, num: Num = 1, height: Height = None, width: Width = None, out: Out = Path("paint.png")) -> None:
     """Paint-to-image: turn a clip-art painting into an image with the training image's texture."""
     request = Request(MODE_PAINT, seed, num, height, width, start_scale, image=load_rgb(image), quantize_colors=quantize)
+    _run_and_write(request, local, server, model, out)
+
+
+@command
+def style_command(local: Local = None, server: Server = None, model: Model = None,
+                  image: Annotated[Path, typer.Option("--image", help="Content image file.")] = ...,
+                  height: Annotated[Optional[int], typer.Option(help="Output height, px [default: the content's aspect at the training size].")] = None,
+                  width: Annotated[Optional[int], typer.Option(help="Output width, px [default: the content's aspect at the training size].")] = None,
+                  out: Out = Path("style.png")) -> None:
+    """Style transfer (PetsGAN models): the content image redrawn with the patches of the training (style) image."""
+    request = Request(MODE_STYLE, 0, 1, height, width, image=load_rgb(image))
     _run_and_write(request, local, server, model, out)
 
 

@@ -85,7 +85,9 @@ def _print_plan(layout, settings) -> None:
     table.add_row("all", "", "", f"{sum(macs) / 1e9:.1f}")
     height, width = layout.finest_size
     parameters = sum(p.numel() for p in model.parameters())
-    if layout.stage_scales is None:
+    if "plan" in spec.extra:  # a model that names its own stages (PetsGAN)
+        spacing = f"{spec.extra['plan']}): {layout.num_scales} stages"
+    elif layout.stage_scales is None:
         spacing = f"{settings.pyramid.plan} plan): {layout.num_scales} stages, factor {layout.scale_factor:.4f}"
     else:
         spacing = f"{settings.stages.spacing} spacing): {layout.num_scales} stages"

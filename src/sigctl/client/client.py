@@ -13,7 +13,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.grpc.aio as aioclient
 from tritonclient.utils import InferenceServerException
 
-from sigctl.core.requests import MODE_ANIMATE, MODE_EDIT, MODE_HARMONIZE, MODE_PAINT, MODE_RECONSTRUCT, MODE_SAMPLE, MODE_SUPER_RESOLVE
+from sigctl.core.requests import MODE_ANIMATE, MODE_EDIT, MODE_HARMONIZE, MODE_PAINT, MODE_RECONSTRUCT, MODE_SAMPLE, MODE_STYLE, MODE_SUPER_RESOLVE
 from sigctl.core.stages import Request
 from sigctl.core.model import ModelSpec
 from sigctl.core.requests import RequestLimits
@@ -184,6 +184,10 @@ class SigClient:
     def paint(self, image: np.ndarray, seed: int = 0, start_scale: int | None = None, quantize_colors: int = 0, **options) -> np.ndarray:
         """Paint-to-image: a clip-art ``image`` (HxWx3 uint8) turned into the training image's texture."""
         return self.run(Request(MODE_PAINT, seed, image=image, start_scale=start_scale, quantize_colors=quantize_colors, **options))
+
+    def style(self, image: np.ndarray, **options) -> np.ndarray:
+        """Style transfer (PetsGAN models): the content ``image`` (HxWx3 uint8) redrawn with the training image's patches."""
+        return self.run(Request(MODE_STYLE, image=image, **options))
 
     def edit(self, image: np.ndarray, mask: np.ndarray, seed: int = 0, start_scale: int | None = None, **options) -> np.ndarray:
         """Editing: regenerate the masked region of an edited image so it looks natural."""

@@ -17,6 +17,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from sigctl.config.common import AdamSettings, LossSettings, RunSettings, Settings  # noqa: F401  (part of the settings)
 from sigctl.config.consingan import ConSinGANNetworkSettings, ConSinGANOptimizerSettings, ConSinGANSettings, StageSettings  # noqa: F401
 from sigctl.config.involution import InvolutionLossSettings, InvolutionNetworkSettings, InvolutionOptimizerSettings, InvolutionSettings  # noqa: F401
+from sigctl.config.petsgan import PetsGANLossSettings, PetsGANNetworkSettings, PetsGANOptimizerSettings, PetsGANSettings  # noqa: F401
 from sigctl.config.singan import (  # noqa: F401
     SR_RECONSTRUCTION_WEIGHT,
     SR_STEP_FACTOR,
@@ -27,8 +28,8 @@ from sigctl.config.singan import (  # noqa: F401
 from sigctl.core.models.singan_config import NetworkSettings, PaddingMode  # noqa: F401
 from sigctl.errors import SettingsError
 
-TrainSettings = Annotated[Union[SinGANSettings, ConSinGANSettings, InvolutionSettings], Field(discriminator="recipe")]
-SETTINGS_CLASSES: dict[str, type[RunSettings]] = {"singan": SinGANSettings, "consingan": ConSinGANSettings, "involution": InvolutionSettings}
+TrainSettings = Annotated[Union[SinGANSettings, ConSinGANSettings, InvolutionSettings, PetsGANSettings], Field(discriminator="recipe")]
+SETTINGS_CLASSES: dict[str, type[RunSettings]] = {"singan": SinGANSettings, "consingan": ConSinGANSettings, "involution": InvolutionSettings, "petsgan": PetsGANSettings}
 RECIPE_NAMES = tuple(SETTINGS_CLASSES)
 DEFAULT_RECIPE = "singan"
 _TRAIN_SETTINGS = TypeAdapter(TrainSettings)

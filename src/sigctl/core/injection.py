@@ -1,4 +1,4 @@
-"""Paint-to-image, editing and harmonization: an image injected into the model at a stage.
+"""Paint-to-image, editing, harmonization and style transfer: an image injected into the model at a stage.
 
 Where the image goes is the model's (``ModelSpec.injection``):
 
@@ -7,6 +7,9 @@ Where the image goes is the model's (``ModelSpec.injection``):
   start stage with fresh noise.
 - ``first_noise`` (ConSinGAN): the image, at the first stage's size, replaces the first stage's
   noise, and the stages above take the reconstruction noise, as the reference code does.
+
+Style transfer (PetsGAN) is paint at stage 1: the content image, at the low resolution, replaces
+the generator's image and goes through the patch transfer and the restoration.
 
 Editing and harmonization then blend the result back through the (dilated, blurred) mask, so
 pixels away from the mask are the input's exactly.
@@ -22,14 +25,14 @@ import numpy as np
 
 from sigctl.core import masks
 from sigctl.core.pixels import resize, resize_uint8, to_network, to_uint8
-from sigctl.core.requests import MODE_PAINT, RequestPlan
+from sigctl.core.requests import MODE_PAINT, MODE_STYLE, RequestPlan
 from sigctl.core.stages import Cancelled, Executor, Request, seeded_chunks, stage_sizes, stop_if_cancelled
 
 
 def inject(executor: Executor, request: Request, plan: RequestPlan, cancelled: Cancelled) -> np.ndarray:
     height, width, start_scale = plan.height, plan.width, plan.start_scale
     weight = None
-    if request.mode != MODE_PAINT:
+    if request.mode not in (MODE_PAINT, MODE_STYLE):
         soft = masks.soft_mask(request.mask, height, width, request.mask_dilation, request.mask_blur)
         weight = soft[None, :, :, None]
     injected = resize_uint8(request.image, height, width)

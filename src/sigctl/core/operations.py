@@ -17,6 +17,7 @@ from sigctl.core.requests import (  # noqa: F401  (the mode names are part of th
     MODE_PAINT,
     MODE_RECONSTRUCT,
     MODE_SAMPLE,
+    MODE_STYLE,
     MODE_SUPER_RESOLVE,
     MODES,
     RequestLimits,
@@ -40,7 +41,7 @@ def execute(executor: Executor, request: Request, limits: RequestLimits = Reques
             return to_uint8(executor.reconstruction())
         if request.mode == MODE_SAMPLE:
             return sampling.sample(executor, request, plan, cancelled)
-        if request.mode in (MODE_PAINT, MODE_EDIT, MODE_HARMONIZE):
+        if request.mode in (MODE_PAINT, MODE_EDIT, MODE_HARMONIZE, MODE_STYLE):
             return injection.inject(executor, request, plan, cancelled)
         if request.mode == MODE_SUPER_RESOLVE:
             return super_resolution.super_resolve(executor, request, plan, cancelled)

@@ -30,8 +30,9 @@ MODE_EDIT = "edit"
 MODE_HARMONIZE = "harmonize"
 MODE_SUPER_RESOLVE = "super_resolve"
 MODE_ANIMATE = "animate"
-MODES = (MODE_SAMPLE, MODE_RECONSTRUCT, MODE_PAINT, MODE_EDIT, MODE_HARMONIZE, MODE_SUPER_RESOLVE, MODE_ANIMATE)
-MODES_WITH_IMAGE = (MODE_PAINT, MODE_EDIT, MODE_HARMONIZE, MODE_SUPER_RESOLVE)
+MODE_STYLE = "style"  # PetsGAN: a content image takes the generated image's place before the patch transfer
+MODES = (MODE_SAMPLE, MODE_RECONSTRUCT, MODE_PAINT, MODE_EDIT, MODE_HARMONIZE, MODE_SUPER_RESOLVE, MODE_ANIMATE, MODE_STYLE)
+MODES_WITH_IMAGE = (MODE_PAINT, MODE_EDIT, MODE_HARMONIZE, MODE_SUPER_RESOLVE, MODE_STYLE)
 MODES_WITH_MASK = (MODE_EDIT, MODE_HARMONIZE)
 
 
@@ -123,6 +124,11 @@ def plan_request(spec: ModelSpec, limits: RequestLimits, request: Request) -> Re
     start_scale = default_start_scale(mode, layout.num_scales, spec.injection) if request.start_scale is None else request.start_scale
     height = layout.finest_size[0] if request.height is None else request.height
     width = layout.finest_size[1] if request.width is None else request.width
+    if mode == MODE_STYLE:
+        check_input_image(limits, request.image, "IMAGE")
+        height, width = _style_size(layout, request)
+        if start_scale != 1:
+            raise RequestError(f"style transfer puts the content image in place of the first stage's output: use start scale 1, got {start_scale}")
     check_output_size(limits, height, width)
     check_start_scale(layout, start_scale)
     if mode in MODES_WITH_IMAGE:
@@ -152,6 +158,8 @@ def check_mode(spec: ModelSpec, mode: str) -> None:
 def default_start_scale(mode: str, num_scales: int, injection: str = "state") -> int:
     """Paint: one above the coarsest (the paper's choice); edit/harmonize: the middle scale; else 0.
     Models that take an injected image in place of the first stage's noise start at 0."""
+    if mode == MODE_STYLE:
+        return 1
     if injection == "first_noise":
         return 0
     if mode == MODE_PAINT:
@@ -231,6 +239,21 @@ def _plan_super_resolution(layout: PyramidLayout, limits: RequestLimits, request
     work = request.num_samples * sum(h * w for h, w in sizes)
     check_work(limits, work, f"{request.num_samples} x{factor:g} super-resolutions of {height}x{width} in {steps} steps")
     return RequestPlan(*target, layout.num_scales - 1, request.num_samples, chunk_size(limits, target[0] * target[1]), sizes, work)
+
+
+def _style_size(layout: PyramidLayout, request: Request) -> tuple[int, int]:
+    """Style transfer's output: HEIGHT x WIDTH where given, else the content image's aspect ratio with
+    the training image's longer side (a side given alone keeps the aspect too)."""
+    content_height, content_width = request.image.shape[:2]
+    if request.height is not None and request.width is not None:
+        return request.height, request.width
+    if request.height is not None:
+        return request.height, max(1, round(request.height * content_width / content_height))
+    if request.width is not None:
+        return max(1, round(request.width * content_height / content_width)), request.width
+    longer = max(layout.finest_size)
+    scale = longer / max(content_height, content_width)
+    return max(1, round(content_height * scale)), max(1, round(content_width * scale))
 
 
 def _check_animation(limits: RequestLimits, request: Request) -> None:

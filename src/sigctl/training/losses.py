@@ -95,3 +95,19 @@ class ReconstructionMSE:
     def __call__(self, reconstruction: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         """The unweighted MSE; the caller adds ``weight x`` it to G's loss (and logs it raw)."""
         return reconstruction_loss(reconstruction, real)
+
+
+def discriminator_hinge_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+
+
+class Hinge:
+    """The hinge loss without any gradient penalty (PetsGAN's joint phase): D minimises
+    mean(relu(1 - D(real))) + mean(relu(1 + D(fake))); G minimises -mean(D(fake))."""
+
+    def discriminator_loss(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        loss = discriminator_hinge_loss(discriminator(real), discriminator(fake))
+        return loss, {"d": loss.detach()}
+
+    def generator_loss(self, discriminator: nn.Module, fake: torch.Tensor) -> torch.Tensor:
+        return generator_wgan_loss(discriminator(fake))

@@ -27,7 +27,8 @@ def write_loss_plot(path: Path, loss_log: list[dict]) -> None:
     """One panel per loss, x = iteration over the whole run, a dotted line where a stage begins."""
     if not loss_log:
         return
-    names = [key for key in loss_log[0] if key not in ("stage", "iteration")]
+    # Every loss any stage logs, in first-seen order (PetsGAN's phases log different losses; a gap where one does not).
+    names = list(dict.fromkeys(key for entry in loss_log for key in entry if key not in ("stage", "iteration")))
     stage_starts, position, steps = [], 0, []
     previous_stage = None
     for entry in loss_log:
@@ -38,7 +39,7 @@ def write_loss_plot(path: Path, loss_log: list[dict]) -> None:
         position += 1
     figure, axes = plt.subplots(len(names), 1, figsize=(8, 2.2 * len(names)), sharex=True)
     for axis, name in zip(np.atleast_1d(axes), names):
-        axis.plot(steps, [entry[name] for entry in loss_log], linewidth=0.8)
+        axis.plot(steps, [entry.get(name, np.nan) for entry in loss_log], linewidth=0.8)
         axis.set_ylabel(name)
         for start in stage_starts:
             axis.axvline(start, color="grey", linestyle=":", linewidth=0.6)

@@ -15,10 +15,11 @@ from pydantic import ValidationError
 from sigctl.core.models.base import ExportGraph, GenerativeModel
 from sigctl.core.models.consingan import ConSinGANModel
 from sigctl.core.models.involution import InvolutionModel
+from sigctl.core.models.petsgan import PetsGANModel
 from sigctl.core.models.singan import SinGANModel
 from sigctl.errors import ArtifactError
 
-MODEL_CLASSES: dict[str, type[GenerativeModel]] = {cls.model_class: cls for cls in (SinGANModel, ConSinGANModel, InvolutionModel)}
+MODEL_CLASSES: dict[str, type[GenerativeModel]] = {cls.model_class: cls for cls in (SinGANModel, ConSinGANModel, InvolutionModel, PetsGANModel)}
 
 
 def build_model(class_name: str, config: dict[str, Any]) -> GenerativeModel:
@@ -34,4 +35,4 @@ def build_model(class_name: str, config: dict[str, Any]) -> GenerativeModel:
     return cls.from_config(parsed)
 
 
-__all__ = ["MODEL_CLASSES", "ConSinGANModel", "ExportGraph", "GenerativeModel", "InvolutionModel", "SinGANModel", "build_model"]
+__all__ = ["MODEL_CLASSES", "ConSinGANModel", "ExportGraph", "GenerativeModel", "InvolutionModel", "PetsGANModel", "SinGANModel", "build_model"]

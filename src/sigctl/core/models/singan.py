@@ -20,7 +20,7 @@ from sigctl.core.generator import ScaleGenerator
 from sigctl.core.model import GRAPH_STAGE, GraphSpec, ModelSpec, NoiseSpec
 from sigctl.core.models.base import ExportGraph, GenerativeModel
 from sigctl.core.models.singan_config import NetworkSettings, SinGANConfig
-from sigctl.core.requests import MODE_SUPER_RESOLVE, MODES
+from sigctl.core.requests import MODE_STYLE, MODE_SUPER_RESOLVE, MODES
 from sigctl.core.scales import PyramidLayout
 
 Size = tuple[int, int]
@@ -101,7 +101,7 @@ class SinGANModel(GenerativeModel):
 
     # -- the model interface -------------------------------------------------------------------------
     def spec(self, recipe: str = "singan") -> ModelSpec:
-        modes = tuple(m for m in MODES if m != MODE_SUPER_RESOLVE or self.super_resolution_factor is not None)
+        modes = tuple(m for m in MODES if m != MODE_STYLE and (m != MODE_SUPER_RESOLVE or self.super_resolution_factor is not None))
         num = self.num_trained
         return ModelSpec(
             model_class=self.model_class,

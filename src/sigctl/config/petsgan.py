@@ -1,0 +1,92 @@
+"""PetsGAN's settings (seed 000; zhangzc21/PetsGAN), with its code's defaults where it has them.
+
+The code trains three phases of 5000 iterations (the prior generator, the restoration network, then
+both jointly against one multi-scale discriminator). Departures, each a setting: raw RGB patches
+for the matching (the code's VGG features need downloaded weights), the training image's flips and
+thin-plate-spline warps as the generator's prior data (the paper's ablation; the code mixes in
+BigGAN inversions), a residual restoration, and no collapse penalty.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from sigctl.config.common import AdamSettings, RunSettings, Settings
+from sigctl.core.models.petsgan import petsgan_layout
+from sigctl.core.models.petsgan_networks import Similarity
+from sigctl.core.scales import PyramidLayout, fit_exactly
+from sigctl.errors import SettingsError
+
+MULTIPLE = 8  # the restoration's factor: sides of the training image are multiples of it
+
+
+class PetsGANSizeSettings(Settings):
+    # At most 512: the transfer compares every query patch with every reference patch at once (a
+    # 2048 px request against a 512 px model's 2 x 58 x 58 patches is 65k x 6.7k similarities, 1.7 GB).
+    max_size: int = Field(256, ge=16, le=512, description="Longer side of the training image, px (sides then rounded to multiples of 8; at most 512).")
+
+
+class PetsGANNetworkSettings(Settings):
+    generator_channels: int = Field(64, ge=1, description="Channels of the prior generator's first conv.")
+    generator_hidden: int = Field(128, ge=1, description="Channels of the prior generator's three InstanceNorm blocks.")
+    patch_size: int = Field(7, ge=1, le=15, description="Side of the matched patches, px (odd; the code's 7).")
+    similarity: Similarity = Field("l2", description="l2: Euclidean nearest raw RGB patch (GPNN's, the default); cosine: the code's measure.")
+    temperature: float = Field(0.01, gt=0, description="Softmax temperature of the soft assignment (its gradient trains G through the transfer).")
+    restoration_channels: int = Field(64, ge=1, description="Channels of the restoration network.")
+    restoration_blocks: int = Field(4, ge=0, description="Conv blocks of the restoration network before its three x2 PixelShuffles.")
+    restoration_residual: bool = Field(True, description="Restoration = bilinear 8x + learned detail (a departure: faster start on a CPU budget).")
+    discriminator_channels: int = Field(64, ge=1, description="Channels of both discriminators.")
+
+    @field_validator("patch_size")
+    @classmethod
+    def _odd_patch(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(f"the patch size must be odd (every pixel is a patch centre), got {value}")
+        return value
+
+
+class PetsGANOptimizerSettings(AdamSettings):
+    iterations_per_phase: int = Field(5000, ge=1, description="Iterations of each of the three phases (generator, restoration, joint).")
+    batch_size: int = Field(4, ge=1, le=64, description="Samples per iteration (prior images, fakes, restoration crops).")
+    discriminator_steps: int = Field(1, ge=1, description="Discriminator updates per iteration.")
+    generator_steps: int = Field(1, ge=1, description="Generator updates per iteration.")
+
+
+class PetsGANLossSettings(Settings):
+    prior_gradient_penalty_weight: float = Field(10.0, ge=0, description="WGAN-GP weight of the generator phase (the code's DEPNet).")
+    prior_reconstruction_weight: float = Field(50.0, ge=0, description="Weight of the generator phase's reconstruction MSE (fixed noise -> the low-resolution image).")
+    restoration_weight: float = Field(100.0, ge=0, description="Weight of the joint phase's restoration L1 (hinge loss, no gradient penalty, beside it).")
+    restoration_input_noise: float = Field(0.05, ge=0, description="Std of the noise added to the low-resolution input while training the restoration.")
+    prior_warps: int = Field(8, ge=0, le=256, description="Thin-plate-spline warps of the image (and of its mirror) in the generator's prior data.")
+    warp_strength: float = Field(0.1, ge=0, le=0.5, description="Std of the warps' control-point shifts, in units of the half side.")
+
+
+class PetsGANSettings(RunSettings):
+    """PetsGAN: an end-to-end generator at 1/8 size, an internal patch prior, a learned 8x restoration."""
+
+    recipe: Literal["petsgan"] = Field("petsgan", description="Training recipe.")
+    max_size_path: ClassVar[tuple[str, ...]] = ("size", "max_size")
+    iterations_path: ClassVar[tuple[str, ...]] = ("optimizer", "iterations_per_phase")
+    size: PetsGANSizeSettings = PetsGANSizeSettings()
+    network: PetsGANNetworkSettings = PetsGANNetworkSettings()
+    optimizer: PetsGANOptimizerSettings = PetsGANOptimizerSettings()
+    loss: PetsGANLossSettings = PetsGANLossSettings()
+
+    def fit_size(self, source_height: int, source_width: int) -> tuple[int, int]:
+        """The training size: longer side at most max_size, each side then rounded to the nearest multiple of 8."""
+        height, width = fit_exactly(source_height, source_width, self.size.max_size)
+        return tuple(max(MULTIPLE, (side + MULTIPLE // 2) // MULTIPLE * MULTIPLE) for side in (height, width))  # nearest, halves up
+
+    def plan_pyramid(self, source_height: int, source_width: int) -> PyramidLayout:
+        layout = petsgan_layout(*self.fit_size(source_height, source_width))
+        low_h, low_w = layout.sizes[0]
+        k = self.network.patch_size
+        if min(low_h, low_w) < k:
+            raise SettingsError(
+                f"the low-resolution image is {low_h}x{low_w} px (1/8 of the training size), smaller than the {k}x{k} px "
+                f"patches it is matched with: raise size.max_size to at least {-(-MULTIPLE * k * max(source_height, source_width) // min(source_height, source_width))} "
+                f"(on an image at least that large; smaller ones are never enlarged) or lower network.patch_size"
+            )
+        return layout

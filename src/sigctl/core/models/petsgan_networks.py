@@ -1,0 +1,171 @@
+"""PetsGAN's networks (zhangzc21/PetsGAN; DESIGN.md "PetsGAN, as its paper and code do it").
+
+- ``position_encoding``: 8 sinusoidal channels of the normalised (y, x) position, made from the
+  size of the tensor it goes with (so one exported graph serves every size: the layout stretches
+  with the output, which keeps an object centred);
+- ``PriorGenerator`` (the code's DEPNet): 1-channel noise + the encoding, zero-padded once by 5 px,
+  five unpadded 3x3 convs (InstanceNorm + ReLU inside), tanh;
+- ``patch_transfer``: the internal prior's nearest-patch transfer against stored reference patches
+  (similarity by one matrix product, argmax, gather, fold back averaging the overlaps), written with
+  K x K shifted slices so it exports to ONNX opset 17 (no Im2Col/Col2Im);
+- ``Restoration``: the 8x upscaler (conv blocks, then 3 x (conv, PixelShuffle x2));
+- ``MultiScaleDiscriminator``: a head, then branches of dilation 1, 2, 3 whose maps are summed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+POSITION_CHANNELS = 8  # sin and cos of y and x at 2 frequencies
+GENERATOR_PAD = 5  # five unpadded 3x3 convs eat 5 px per side
+Similarity = Literal["l2", "cosine"]
+
+
+def position_encoding(like: torch.Tensor) -> torch.Tensor:
+    """N x 8 x H x W: sin/cos(2^f pi c) for c the y and x position in [-1, 1] and f = 0, 1 (H, W, N of ``like``)."""
+    height, width = like.shape[2], like.shape[3]
+    ys = (torch.arange(height, dtype=like.dtype, device=like.device) + 0.5) / height * 2 - 1
+    xs = (torch.arange(width, dtype=like.dtype, device=like.device) + 0.5) / width * 2 - 1
+    grid_y = ys[:, None] + 0 * xs[None, :]
+    grid_x = xs[None, :] + 0 * ys[:, None]
+    channels = []
+    for frequency in (1.0, 2.0):
+        for grid in (grid_y, grid_x):
+            channels += [torch.sin(frequency * math.pi * grid), torch.cos(frequency * math.pi * grid)]
+    encoding = torch.stack(channels)[None]
+    return encoding + 0 * like[:, :1, :1, :1]  # broadcast over the batch
+
+
+class PriorGenerator(nn.Module):
+    """Noise (N x 1 x h x w) -> image (N x 3 x h x w) in [-1, 1] at the low-resolution size."""
+
+    def __init__(self, channels: int = 64, hidden: int = 128):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(1 + POSITION_CHANNELS, channels, 3), nn.ReLU()]
+        width = channels
+        for _ in range(3):
+            layers += [nn.Conv2d(width, hidden, 3), nn.InstanceNorm2d(hidden, affine=True), nn.ReLU()]
+            width = hidden
+        layers += [nn.Conv2d(width, 3, 3), nn.Tanh()]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, noise: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([noise, position_encoding(noise)], dim=1)
+        return self.body(F.pad(x, (GENERATOR_PAD,) * 4))
+
+
+def image_patches(image: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """N x (C k k) x L: every stride-1 k x k patch (unpadded), channel-major then row-major, as F.unfold orders them."""
+    k = patch_size
+    slices = [image[:, :, dy : (dy - k + 1) or None, dx : (dx - k + 1) or None] for dy in range(k) for dx in range(k)]
+    return torch.stack(slices, dim=2).flatten(1, 2).flatten(2)
+
+
+def reference_patches(real: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """P x (3 k k): the patches of the training image's low-resolution copy and of its mirror."""
+    both = torch.cat([real, real.flip(3)], dim=0)
+    patches = image_patches(both, patch_size)  # 2 x D x L
+    return patches.transpose(1, 2).reshape(-1, patches.shape[1])
+
+
+def similarity(queries: torch.Tensor, references: torch.Tensor, kind: Similarity) -> torch.Tensor:
+    """N x L x P: larger is nearer. l2: q.r - |r|^2 / 2 (its argmax is the Euclidean nearest patch,
+    as GPNN matches raw patches); cosine: of the unit vectors (the code's choice, on VGG features)."""
+    if kind == "cosine":
+        return F.normalize(queries, dim=2) @ F.normalize(references, dim=1).t()
+    return queries @ references.t() - 0.5 * (references * references).sum(dim=1)[None, None, :]
+
+
+def patch_transfer(image: torch.Tensor, references: torch.Tensor, patch_size: int, kind: Similarity = "l2",
+                   temperature: float = 0.01, differentiable: bool = False) -> torch.Tensor:
+    """Replace every k x k patch of ``image`` by its nearest reference patch and fold back, averaging overlaps.
+
+    The image is first replicate-padded by k // 2 so every pixel is the centre of a patch (any size
+    works, even one smaller than a patch); each output pixel is then the mean of the copied patches
+    that cover it. ``differentiable``: the forward value is still the hard copy, the
+    gradient that of softmax(similarity / temperature) (the paper's soft assignment, straight through).
+    """
+    k, pad = patch_size, patch_size // 2
+    padded = F.pad(image, (pad, pad, pad, pad), mode="replicate")
+    queries = image_patches(padded, k).transpose(1, 2)  # N x L x D, L = h x w
+    scores = similarity(queries, references, kind)
+    chosen = references[scores.argmax(dim=2)]  # N x L x D
+    if differentiable:
+        soft = torch.softmax(scores / temperature, dim=2) @ references
+        chosen = soft + (chosen - soft).detach()
+    channels = image.shape[1]
+    parts = chosen.transpose(1, 2).reshape(image.shape[0], channels, k * k, image.shape[2], image.shape[3])
+    ones = torch.ones_like(parts[:1, :1, 0])
+    total = sum(F.pad(parts[:, :, dy * k + dx], (dx, k - 1 - dx, dy, k - 1 - dy)) for dy in range(k) for dx in range(k))
+    count = sum(F.pad(ones, (dx, k - 1 - dx, dy, k - 1 - dy)) for dy in range(k) for dx in range(k))
+    # Fold back: each pixel is the mean of the copies covering it (k^2 inside, fewer near the border).
+    folded = total / count
+    return folded[:, :, pad : folded.shape[2] - pad, pad : folded.shape[3] - pad]
+
+
+class Restoration(nn.Module):
+    """The 8x upscaler: conv blocks, then 3 x (conv to 4C, PixelShuffle x2, ReLU), conv to RGB, tanh.
+
+    ``residual``: output = clamp(bilinear 8x upsampling of the input + net(x), -1, 1), a departure
+    that lets a short CPU run start from a blurred image instead of grey; off: tanh(net(x)), the
+    code's plain network.
+    """
+
+    FACTOR = 8
+
+    def __init__(self, channels: int = 64, blocks: int = 4, residual: bool = True):
+        super().__init__()
+        self.residual = residual
+        layers: list[nn.Module] = [nn.Conv2d(3, channels, 3, padding=1), nn.ReLU()]
+        for _ in range(blocks):
+            layers += [nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU()]
+        for _ in range(3):
+            layers += [nn.Conv2d(channels, 4 * channels, 3, padding=1), nn.PixelShuffle(2), nn.ReLU()]
+        layers.append(nn.Conv2d(channels, 3, 3, padding=1))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        out = self.body(image)
+        if self.residual:
+            up = F.interpolate(image, scale_factor=float(self.FACTOR), mode="bilinear", align_corners=False)
+            return torch.clamp(up + out, -1.0, 1.0)
+        return torch.tanh(out)
+
+
+class MultiScaleDiscriminator(nn.Module):
+    """A head (two padded 3x3 convs), then one branch per dilation (3x3 convs of that dilation, padded
+    to keep the size) ending in one channel; the branches' maps are summed into one score map."""
+
+    DILATIONS = (1, 2, 3)
+
+    def __init__(self, channels: int = 64):
+        super().__init__()
+        self.head = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(channels, channels, 3, padding=1), nn.LeakyReLU(0.2))
+        self.branches = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(channels, channels, 3, padding=d, dilation=d), nn.LeakyReLU(0.2), nn.Conv2d(channels, 1, 3, padding=d, dilation=d))
+            for d in self.DILATIONS
+        )
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        features = self.head(image)
+        return sum(branch(features) for branch in self.branches)
+
+
+class GlobalDiscriminator(nn.Module):
+    """The generator phase's critic (the code's DEPNet discriminator): strided convs, a global mean, a linear score."""
+
+    def __init__(self, channels: int = 64):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(3, channels, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+        )
+        self.linear = nn.Linear(2 * channels, 1)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.body(image).mean(dim=(2, 3)))
