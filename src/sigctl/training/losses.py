@@ -98,7 +98,7 @@ class ReconstructionMSE:
 
 
 def discriminator_hinge_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-    return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+    return F.relu(1 - real_scores.float()).mean() + F.relu(1 + fake_scores.float()).mean()
 
 
 class Hinge:
@@ -110,4 +110,6 @@ class Hinge:
         return loss, {"d": loss.detach()}
 
     def generator_loss(self, discriminator: nn.Module, fake: torch.Tensor) -> torch.Tensor:
-        return generator_wgan_loss(discriminator(fake))
+        """G's loss on ``fake``; D's weights get no gradient (as in ``WGANGP.generator_loss``)."""
+        with parameters_frozen(discriminator):
+            return generator_wgan_loss(discriminator(fake))
