@@ -38,13 +38,19 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def time_stages(recipe_name: str, max_size: int, iterations: int, device: torch.device) -> dict:
+def paper_plan(recipe_name: str, max_size: int, device: torch.device):
+    """(settings, layout, reference image) of a paper-preset run of ``recipe_name`` on IMAGE at ``max_size``."""
     settings_class = SETTINGS_CLASSES[recipe_name]
     overrides = set_path({"recipe": recipe_name, "device": device.type}, settings_class.max_size_path, max_size)
     settings = load_settings("paper", overrides=overrides)
     rgb = load_rgb(IMAGE)
     layout = settings.plan_pyramid(*rgb.shape[:2])
-    reference = to_uint8(resize(to_network(rgb), *layout.finest_size))
+    return settings, layout, to_uint8(resize(to_network(rgb), *layout.finest_size))
+
+
+def time_stages(recipe_name: str, max_size: int, iterations: int, device: torch.device) -> dict:
+    settings_class = SETTINGS_CLASSES[recipe_name]
+    settings, layout, reference = paper_plan(recipe_name, max_size, device)
     recipe = make_recipe(training_context(settings, reference, layout, device))
     macs = stage_macs(RECIPES[recipe_name].untrained_model(settings, layout))
     rows = []
