@@ -89,7 +89,9 @@ def sampling(recipe: str, train_size: int, sizes: list[int], counts: list[int], 
     return rows
 
 
-def _training_memory(recipe: str, size: int, device_name: str, queue) -> None:
+def _training_memory(recipe: str, size: int, device_name: str, threads: int, queue) -> None:
+    if threads:
+        torch.set_num_threads(threads)  # a spawned process does not inherit the parent's setting
     device = torch.device(device_name)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -99,15 +101,16 @@ def _training_memory(recipe: str, size: int, device_name: str, queue) -> None:
                "finest": f"{timed['stages'][-1]['height']}x{timed['stages'][-1]['width']}"})
 
 
-def training_memory(recipe: str, size: int, device: torch.device) -> dict:
+def training_memory(recipe: str, size: int, device: torch.device, threads: int) -> dict:
     """Peak memory of one iteration at every stage of a paper-preset run at ``size``, in a fresh process."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_training_memory, args=(recipe, size, str(device), queue))
+    process = context.Process(target=_training_memory, args=(recipe, size, str(device), threads, queue))
     process.start()
-    result = queue.get()
-    process.join()
-    return result
+    process.join()  # the result is a small dict: the child's queue feeder does not block on it
+    if process.exitcode != 0:
+        raise RuntimeError(f"the {recipe} memory measurement at {size} px failed (exit code {process.exitcode}); its error is above")
+    return queue.get(timeout=10)
 
 
 def main() -> None:
@@ -156,7 +159,7 @@ def main() -> None:
         console.print(table)
 
     if "memory" not in args.skip:
-        results["memory"] = [training_memory(name, plan["memory_size"], device) for name in plan["recipes"]]
+        results["memory"] = [training_memory(name, plan["memory_size"], device, args.threads) for name in plan["recipes"]]
         kind = "max_memory_allocated" if device.type == "cuda" else "peak RSS of a fresh process"
         table = Table(title=f"training memory, paper preset, max size {plan['memory_size']}, one iteration per stage, {where}")
         for column in ("recipe", "finest", f"peak GB ({kind})", "s / iteration, all stages"):
