@@ -61,18 +61,26 @@ def variant_context(variant: str, device: torch.device):
     return step_precision(effective_precision(variant, device), device)
 
 
-def time_stages(recipe_name: str, max_size: int, iterations: int, device: torch.device, variants: list[str], only: list[int] | None = None) -> list[dict]:
+def paper_plan(recipe_name: str, max_size: int, device: torch.device):
+    """(settings, layout, reference image) of a paper-preset run of ``recipe_name`` on IMAGE at ``max_size``."""
+    settings_class = SETTINGS_CLASSES[recipe_name]
+    overrides = set_path({"recipe": recipe_name, "device": device.type}, settings_class.max_size_path, max_size)
+    settings = load_settings("paper", overrides=overrides)
+    rgb = load_rgb(IMAGE)
+    layout = settings.plan_pyramid(*rgb.shape[:2])
+    return settings, layout, to_uint8(resize(to_network(rgb), *layout.finest_size))
+
+
+def time_stages(
+    recipe_name: str, max_size: int, iterations: int, device: torch.device, variants: tuple[str, ...] = ("fp32",), only: list[int] | None = None
+) -> list[dict]:
     """Per-stage medians of every variant, one run per variant.
 
     The variants' iterations are interleaved (one of each in turn, on the same recipe), so a change
     in the machine's load hits them alike and their ratios stay fair on a busy machine.
     """
     settings_class = SETTINGS_CLASSES[recipe_name]
-    overrides = set_path({"recipe": recipe_name, "device": device.type}, settings_class.max_size_path, max_size)
-    settings = load_settings("paper", overrides=overrides)
-    rgb = load_rgb(IMAGE)
-    layout = settings.plan_pyramid(*rgb.shape[:2])
-    reference = to_uint8(resize(to_network(rgb), *layout.finest_size))
+    settings, layout, reference = paper_plan(recipe_name, max_size, device)
     recipe = make_recipe(training_context(settings, reference, layout, device))
     macs = stage_macs(RECIPES[recipe_name].untrained_model(settings, layout))
     rows: dict[str, list[dict]] = {variant: [] for variant in variants}

@@ -39,6 +39,18 @@ def exported(tmp_path_factory, tiny_run):
     return export_artifact(tiny_run, repository, name="balloons")
 
 
+def pytest_collection_modifyitems(config, items):
+    """``gpu``-marked tests need CUDA: skipped, with the reason, where there is none."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+    for item in items:
+        if item.get_closest_marker("gpu") is not None:
+            item.add_marker(skip)
+
+
 def free_ports(count: int) -> list[int]:
     """Distinct free loopback ports (bound together, so none repeats)."""
     import socket

@@ -48,8 +48,10 @@ class RequestLimits:
         max_frames: most frames in one animation.
         max_request_pixels: work budget: most pixels one request sends through the model at the output
             size (images x height x width; frames for animate; every step's size for super-resolution).
-        max_chunk_pixels: memory bound: images run through the model together until their pixels
-            reach this (always at least one image, at most ``CHUNK_IMAGES``).
+        max_chunk_pixels: memory budget per batch: images run through the model together, as one
+            batch, until their output pixels reach this (always at least one image). The finest
+            stage is the largest, so a batch's peak memory is about this x the widest layer's
+            channels x 4 bytes x the few tensors alive at once (README, "Limits").
         max_mask_dilation: largest mask growth for edit/harmonize, px.
         max_mask_blur: largest mask softening for edit/harmonize, px.
         max_quantize_colors: most palette colours for paint.
@@ -72,7 +74,6 @@ class RequestLimits:
         return asdict(self)
 
 
-CHUNK_IMAGES = 8  # at most this many images per chunk, however small they are
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def plan_request(spec: ModelSpec, limits: RequestLimits, request: Request) -> Re
         check_input_mask(request.mask, request.image.shape[:2])
     work = count * height * width
     check_work(limits, work, f"{count} {'frames' if mode == MODE_ANIMATE else 'images'} of {height}x{width}")
-    return RequestPlan(height, width, start_scale, count, chunk_size(limits, height * width), work_pixels=work)
+    return RequestPlan(height, width, start_scale, count, chunk_size(limits, height * width, count), work_pixels=work)
 
 
 def check_mode(spec: ModelSpec, mode: str) -> None:
@@ -169,9 +170,10 @@ def default_start_scale(mode: str, num_scales: int, injection: str = "state") ->
     return 0
 
 
-def chunk_size(limits: RequestLimits, pixels_per_image: int) -> int:
-    """Images run together: as many as fit in ``max_chunk_pixels``, at least 1, at most CHUNK_IMAGES."""
-    return max(1, min(CHUNK_IMAGES, limits.max_chunk_pixels // max(1, pixels_per_image)))
+def chunk_size(limits: RequestLimits, pixels_per_image: int, count: int) -> int:
+    """Images run together: all ``count`` when they fit in ``max_chunk_pixels``, else as many as fit
+    (at least 1). One batch fills a GPU; a fixed small batch would leave it idle."""
+    return max(1, min(count, limits.max_chunk_pixels // max(1, pixels_per_image)))
 
 
 def check_output_size(limits: RequestLimits, height: int, width: int) -> None:
@@ -238,7 +240,7 @@ def _plan_super_resolution(layout: PyramidLayout, limits: RequestLimits, request
     sizes = tuple(target if k == steps else (round(height * step**k), round(width * step**k)) for k in range(1, steps + 1))
     work = request.num_samples * sum(h * w for h, w in sizes)
     check_work(limits, work, f"{request.num_samples} x{factor:g} super-resolutions of {height}x{width} in {steps} steps")
-    return RequestPlan(*target, layout.num_scales - 1, request.num_samples, chunk_size(limits, target[0] * target[1]), sizes, work)
+    return RequestPlan(*target, layout.num_scales - 1, request.num_samples, chunk_size(limits, target[0] * target[1], request.num_samples), sizes, work)
 
 
 def _style_size(layout: PyramidLayout, request: Request) -> tuple[int, int]:

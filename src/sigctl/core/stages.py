@@ -1,10 +1,12 @@
 """The bottom of the request path: a request, the executor that runs a model's stages, and the
 stage loop every mode builds on.
 
-An executor runs a model's graphs (PyTorch in process, onnxruntime when served); everything else
-(noise, sizes, injected images, masks, super-resolution steps, animation walks) happens in numpy in
-the mode modules above this one, so in-process and served results can only differ by the graphs'
-float rounding. What the stages are comes from the model's ``ModelSpec``. numpy only: the serving
+An executor runs a model's graphs (PyTorch in process, onnxruntime when served) and makes the
+seeded noise where they run; everything else (sizes, injected images, masks, super-resolution steps,
+animation walks) happens in numpy in the mode modules above this one, so in-process and served
+results can only differ by the graphs' float rounding. The state between stages stays in the
+executor's own form (a tensor on its device) from the first stage to the image: only noise and
+injected inputs go in, and only the final image comes out. What the stages are comes from the model's ``ModelSpec``. numpy only: the serving
 runtime imports this module.
 
 The request path runs one way: ``operations`` (the dispatcher) -> the mode modules (``sampling``,
@@ -14,7 +16,7 @@ The request path runs one way: ``operations`` (the dispatcher) -> the mode modul
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,11 +67,17 @@ def unit_noise(noise: NoiseSpec, seed: int, stream: int, height: int, width: int
     return seeded_normal(seed, stream, noise.channels, noise_height, noise_width)
 
 
+def stacked_unit_noise(noise: NoiseSpec, seeds: Sequence[int], stream: int, height: int, width: int) -> np.ndarray:
+    """``unit_noise`` of each seed, stacked: N x C x (h + 2m) x (w + 2m)."""
+    return np.stack([unit_noise(noise, seed, stream, height, width) for seed in seeds])
+
+
 class Executor(ABC):
     """Runs one trained model's stages. Subclasses run graphs; the reconstruction path is shared.
 
-    The state between stages is opaque here (N x state_channels x h x w float32); only
-    ``to_rgb`` turns it into an image.
+    The state between stages is opaque here (N x state_channels x h x w float32, in the executor's
+    own form: ``run_stage`` takes host arrays or what it returned before, and returns its own form);
+    only ``state_to_rgb`` (the image) and ``to_host`` bring it back as a numpy array.
     """
 
     spec: ModelSpec
@@ -81,11 +89,21 @@ class Executor(ABC):
     @abstractmethod
     def run_stage(self, stage: int, state: np.ndarray | None, noise: np.ndarray) -> np.ndarray:
         """Run one stage: the previous state (None before a first stage that takes only noise) and
-        the stage's unit noise (N x C x h x w, its size setting the stage's size) -> the new state."""
+        the stage's unit noise (N x C x h x w, its size setting the stage's size) -> the new state.
+        Either input may be a numpy array or the executor's own form (``seeded_noise``, an earlier
+        state)."""
 
     @abstractmethod
     def state_to_rgb(self, state: np.ndarray) -> np.ndarray:
         """N x 3 x H x W float32 image in [-1, 1] from the last state."""
+
+    def seeded_noise(self, noise: NoiseSpec, seeds: Sequence[int], stream: int, height: int, width: int):
+        """``stacked_unit_noise``, made where the graphs run (numpy here; executors on a device override it)."""
+        return stacked_unit_noise(noise, seeds, stream, height, width)
+
+    def to_host(self, state) -> np.ndarray:
+        """A state as a numpy array (states already are, here)."""
+        return state
 
     @abstractmethod
     def reconstruction_input(self) -> np.ndarray:
@@ -117,7 +135,8 @@ class Executor(ABC):
         cache = self.__dict__.setdefault("_reconstruction_states", {})
         if stage not in cache:
             previous = self.first_state(1, self.layout.sizes[0]) if stage == 0 else self.reconstruction_state(stage - 1)
-            cache[stage] = self.run_stage(stage, previous, self.reconstruction_noise(stage, *self.layout.sizes[stage]))
+            # Kept on the host: modes repeat and resize it in numpy (computed once per executor).
+            cache[stage] = self.to_host(self.run_stage(stage, previous, self.reconstruction_noise(stage, *self.layout.sizes[stage])))
         return cache[stage]
 
     def reconstruction(self) -> np.ndarray:
@@ -163,7 +182,7 @@ def seeded_chunks(
             if first_noise is not None:
                 stage_noise = first_noise if stage == 0 else executor.reconstruction_noise(stage, *sizes[stage])
                 return np.repeat(stage_noise, len(seeds), axis=0)
-            return np.stack([unit_noise(spec.noises[stage], s, stage, *sizes[stage]) for s in seeds])
+            return executor.seeded_noise(spec.noises[stage], seeds, stage, *sizes[stage])
 
         yield first, run_stages(executor, start_stage, entering(len(seeds)), noise, cancelled)
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from sigctl.core.pixels import to_network, to_uint8
 from sigctl.core.requests import RequestPlan
-from sigctl.core.stages import Cancelled, Executor, Request, stop_if_cancelled, unit_noise
+from sigctl.core.stages import Cancelled, Executor, Request, stop_if_cancelled
 
 
 def super_resolve(executor: Executor, request: Request, plan: RequestPlan, cancelled: Cancelled) -> np.ndarray:
@@ -24,7 +24,7 @@ def super_resolve(executor: Executor, request: Request, plan: RequestPlan, cance
         for index, size in enumerate(plan.step_sizes, start=1):
             stop_if_cancelled(cancelled)
             # Noise streams beyond the model's own stage indices, one per step.
-            noise = np.stack([unit_noise(spec.noises[finest], s, spec.num_stages + index, *size) for s in seeds])
+            noise = executor.seeded_noise(spec.noises[finest], seeds, spec.num_stages + index, *size)
             current = executor.run_stage(finest, current, noise)
         images[first : first + len(seeds)] = to_uint8(executor.state_to_rgb(current))
     return images

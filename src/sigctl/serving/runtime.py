@@ -24,15 +24,25 @@ log = logging.getLogger(__name__)
 
 
 class OnnxEngine:
-    """Runs ONNX graphs by name; the CUDA provider when asked for and available."""
+    """Runs ONNX graphs by name; the CUDA provider when asked for and available.
+
+    With ``io_binding`` (the default) a graph's output stays where the provider made it (GPU memory
+    under CUDA) as an OrtValue and is bound as the next graph's input: only the noise and the final
+    image cross between host and device. Without, every call copies its inputs in and its output
+    out (the plain ``session.run`` path; the same results, kept for comparison).
+    """
 
     name = "onnx"
 
-    def __init__(self, folder: Path, graphs: tuple[GraphSpec, ...], use_gpu: bool, device_id: int, threads: int, precision: str = "fp32"):
+    def __init__(
+        self, folder: Path, graphs: tuple[GraphSpec, ...], use_gpu: bool, device_id: int, threads: int, io_binding: bool = True,
+        precision: str = "fp32",
+    ):
         import onnxruntime as ort
 
         if precision != "fp32":
             raise ArtifactError(f"ONNX graphs are served in fp32 only; {precision} runs the TorchScript graphs (engine torchscript)")
+        self.ort = ort
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -49,23 +59,46 @@ class OnnxEngine:
             providers.insert(0, ("CUDAExecutionProvider", {"device_id": device_id, "cudnn_conv_algo_search": "HEURISTIC"}))
         self.sessions = {g.name: ort.InferenceSession(str(graph_path(folder, g.name, "onnx")), options, providers=providers) for g in graphs}
         self.providers = next(iter(self.sessions.values())).get_providers()
+        self.io_binding = io_binding
+        self.device_type = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
+        self.device_id = device_id if self.device_type == "cuda" else 0
 
-    def run(self, graph: GraphSpec, inputs: tuple[np.ndarray, ...]) -> np.ndarray:
+    def run(self, graph: GraphSpec, inputs: tuple):
+        """The graph's output: an OrtValue on the provider's device with ``io_binding``, else numpy.
+        Inputs are numpy arrays or OrtValues an earlier call returned."""
+        session = self.sessions[graph.name]
         try:
-            return self.sessions[graph.name].run(None, dict(zip(graph.inputs, inputs)))[0]
+            if not self.io_binding:
+                return session.run(None, dict(zip(graph.inputs, (self.to_host(value) for value in inputs))))[0]
+            binding = session.io_binding()
+            for name, value in zip(graph.inputs, inputs):
+                if isinstance(value, self.ort.OrtValue):
+                    binding.bind_ortvalue_input(name, value)
+                else:
+                    binding.bind_cpu_input(name, value)
+            binding.bind_output(graph.outputs[0], self.device_type, self.device_id)
+            session.run_with_iobinding(binding)
+            return binding.get_outputs()[0]
         except Exception as error:
             # onnxruntime reports a failed allocation as a generic failure; it is a resource problem.
             if "Failed to allocate memory" in str(error) or "bad_alloc" in str(error):
                 raise MemoryError(str(error).splitlines()[0]) from None
             raise
 
+    def to_host(self, value) -> np.ndarray:
+        return value.numpy() if isinstance(value, self.ort.OrtValue) else value
+
 
 class TorchScriptEngine:
-    """Runs TorchScript graphs by name; needs torch in the serving environment."""
+    """Runs TorchScript graphs by name; needs torch in the serving environment. Outputs stay on the
+    device as tensors and go in as the next graph's input."""
 
     name = "torchscript"
 
-    def __init__(self, folder: Path, graphs: tuple[GraphSpec, ...], use_gpu: bool, device_id: int, threads: int, precision: str = "fp32"):
+    def __init__(
+        self, folder: Path, graphs: tuple[GraphSpec, ...], use_gpu: bool, device_id: int, threads: int, io_binding: bool = True,
+        precision: str = "fp32",
+    ):
         import warnings
 
         import torch
@@ -87,10 +120,13 @@ class TorchScriptEngine:
             self.modules = {g.name: torch.jit.load(str(graph_path(folder, g.name, "torchscript")), map_location=self.device) for g in graphs}
         self.providers = [str(self.device)]
 
-    def run(self, graph: GraphSpec, inputs: tuple[np.ndarray, ...]) -> np.ndarray:
+    def run(self, graph: GraphSpec, inputs: tuple):
         with self.torch.no_grad(), self.torch.autocast(self.device.type, dtype=self.torch.bfloat16, enabled=self.precision == "bf16"):
-            out = self.modules[graph.name](*(self.torch.from_numpy(array).to(self.device) for array in inputs))
-        return out.float().cpu().numpy()
+            tensors = (value if isinstance(value, self.torch.Tensor) else self.torch.from_numpy(value) for value in inputs)
+            return self.modules[graph.name](*(tensor.to(self.device) for tensor in tensors)).float()
+
+    def to_host(self, value) -> np.ndarray:
+        return value.cpu().numpy() if isinstance(value, self.torch.Tensor) else value
 
 
 ENGINES = {"onnx": OnnxEngine, "torchscript": TorchScriptEngine}
@@ -101,9 +137,10 @@ class ModelRuntime(Executor):
 
     def __init__(
         self, folder: str | Path, engine: str | None = None, use_gpu: bool = False, device_id: int = 0, threads: int = 0,
-        limits: RequestLimits | None = None, precision: str | None = None,
+        limits: RequestLimits | None = None, io_binding: bool = True, precision: str | None = None,
     ):
-        """``limits`` default to the ones in the version's spec; the served model passes those its config publishes.
+        """``limits`` default to the ones in the version's spec; the served model passes those its config
+        publishes. ``io_binding``: keep states where the graphs run (see ``OnnxEngine``).
 
         ``precision`` defaults to the version's (``fp32``, or ``bf16`` for its TorchScript graphs); export passes
         ``fp32`` to check a bf16 version's graphs against PyTorch before measuring what bf16 changes.
@@ -123,7 +160,9 @@ class ModelRuntime(Executor):
         if chosen not in formats:
             raise ArtifactError(f"{folder} has no {chosen} graphs (it has {list(formats)}); export with --format {chosen} or both")
         # A bf16 version's ONNX graphs (if any) are its fp32 fallback: asked for by name, they run in fp32.
-        self.engine = ENGINES[chosen](folder, self.spec.graphs, use_gpu, device_id, threads, precision if chosen == "torchscript" else "fp32")
+        self.engine = ENGINES[chosen](
+            folder, self.spec.graphs, use_gpu, device_id, threads, io_binding, precision if chosen == "torchscript" else "fp32"
+        )
         self._to_rgb = self.spec.to_rgb_graph()
         log.info("loaded %s (%s, %d stages) with %s on %s", folder, self.spec.recipe, self.spec.num_stages, chosen, self.engine.providers)
 
@@ -136,18 +175,26 @@ class ModelRuntime(Executor):
         return self.handle(Request(MODE_SAMPLE, seed, num_samples, height, width, start_scale))
 
     # -- the Executor interface (sigctl.core.stages) ----------------------------------------------------
-    def run_stage(self, stage: int, state: np.ndarray | None, noise: np.ndarray) -> np.ndarray:
+    def run_stage(self, stage: int, state, noise):
         graph = self.spec.stage_graph(stage)
         named = {"previous": state, "noise": noise}
-        return self.engine.run(graph, tuple(np.ascontiguousarray(named[name], dtype=np.float32) for name in graph.inputs))
+        return self.engine.run(graph, tuple(_engine_input(named[name]) for name in graph.inputs))
 
-    def state_to_rgb(self, state: np.ndarray) -> np.ndarray:
+    def state_to_rgb(self, state) -> np.ndarray:
         if self._to_rgb is None:
-            return state
-        return self.engine.run(self._to_rgb, (np.ascontiguousarray(state, dtype=np.float32),))
+            return self.to_host(state)
+        return self.to_host(self.engine.run(self._to_rgb, (_engine_input(state),)))
+
+    def to_host(self, state) -> np.ndarray:
+        return self.engine.to_host(state)
 
     def reconstruction_input(self) -> np.ndarray:
         return self.first_reconstruction_input
 
     def reference(self) -> np.ndarray:
         return self.reference_image
+
+
+def _engine_input(value):
+    """A host array as the graphs' float32, contiguous; an engine's own value as it is."""
+    return np.ascontiguousarray(value, dtype=np.float32) if isinstance(value, np.ndarray) else value

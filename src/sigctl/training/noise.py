@@ -12,7 +12,8 @@ import hashlib
 
 import torch
 
-from sigctl.core.noise import MAX_SEED, scale_noise
+from sigctl.core.noise import MAX_SEED
+from sigctl.core.torch_noise import scale_noise_on
 
 
 def training_noise_seed(training_seed: int, stage: int, draw: int) -> int:
@@ -41,8 +42,8 @@ class TrainingNoise:
 
     def at(self, seed: int, scale: int, size: tuple[int, int]) -> torch.Tensor:
         """1x3xHxW unit noise of draw ``seed`` at ``scale``; the coarsest scale repeats one channel."""
-        noise = scale_noise(seed, scale, size[0], size[1], single_channel=scale == 0)
-        return torch.from_numpy(noise)[None].to(self.device)
+        # Made on the training device (the same bits as sigctl.core.noise anywhere).
+        return scale_noise_on(seed, scale, size[0], size[1], scale == 0, self.device)[None].to(self.device)
 
     def sample_noises(self, sizes: list[tuple[int, int]]) -> list[torch.Tensor]:
         """One new draw: unit noise for scales 0..len(sizes)-1."""
