@@ -8,7 +8,6 @@ before anything runs; a job that would leave it is refused with the field and it
 from __future__ import annotations
 
 import hashlib
-import string
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sigctl.config.jobfiles import no_tilde, read_job_file, refuse_problems, shared_output_problem
+from sigctl.config.jobfiles import naming_pattern_parts, no_tilde, read_job_file, refuse_problems, shared_output_problem
 from sigctl.core.noise import hash32
 from sigctl.core.operations import MODE_ANIMATE, MODES
 from sigctl.core.paths import relative_inside
@@ -122,13 +121,7 @@ class Job(BaseModel):
     @field_validator("naming")
     @classmethod
     def _known_fields(cls, naming: str) -> str:
-        try:
-            parsed = list(string.Formatter().parse(naming))
-        except ValueError as error:
-            raise ValueError(f"{naming!r} is not a valid pattern ({error}); write fields as {{task}}, literal braces as {{{{ }}}}") from None
-        for _, field_name, spec, _ in parsed:
-            if field_name is not None and field_name not in NAMING_FIELDS:
-                raise ValueError(f"unknown field {{{field_name}}} in {naming!r}; use {', '.join('{' + f + '}' for f in NAMING_FIELDS)}")
+        for _, _, spec, _ in naming_pattern_parts(naming, NAMING_FIELDS):
             if spec and "{" in spec:
                 raise ValueError(f"nested fields in format specs are not supported: {naming!r}")
         return naming

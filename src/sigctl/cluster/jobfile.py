@@ -8,7 +8,6 @@ job's ``naming`` pattern and checked to stay inside the output folder before any
 from __future__ import annotations
 
 import glob
-import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -17,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sigctl.artifact import files
 from sigctl.config import load_settings
-from sigctl.config.jobfiles import no_tilde, output_folder, read_job_file, refuse_problems, shared_output_problem
+from sigctl.config.jobfiles import naming_pattern_parts, no_tilde, output_folder, read_job_file, refuse_problems, shared_output_problem
 from sigctl.core.paths import relative_inside
 from sigctl.errors import SettingsError
 
@@ -45,13 +44,7 @@ class TrainJob(BaseModel):
     @field_validator("naming")
     @classmethod
     def _known_fields(cls, naming: str) -> str:
-        try:
-            parsed = list(string.Formatter().parse(naming))
-        except ValueError as error:
-            raise ValueError(f"{naming!r} is not a valid pattern ({error}); write fields as {{stem}}, literal braces as {{{{ }}}}") from None
-        for _, field_name, _, _ in parsed:
-            if field_name is not None and field_name not in NAMING_FIELDS:
-                raise ValueError(f"unknown field {{{field_name}}} in {naming!r}; use {', '.join('{' + f + '}' for f in NAMING_FIELDS)}")
+        naming_pattern_parts(naming, NAMING_FIELDS)
         return naming
 
 

@@ -6,6 +6,7 @@ invalid field, and the refusal of an output folder that holds other files.
 
 from __future__ import annotations
 
+import string
 from pathlib import Path
 from typing import Any, Optional, TypeVar
 
@@ -16,6 +17,18 @@ from sigctl.config import describe_yaml_error
 from sigctl.errors import SettingsError
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def naming_pattern_parts(naming: str, fields: tuple[str, ...]) -> list[tuple[str, str | None, str | None, str | None]]:
+    """``naming`` parsed as a format string whose fields are all among ``fields`` (ValueError, for pydantic, if not)."""
+    try:
+        parsed = list(string.Formatter().parse(naming))
+    except ValueError as error:
+        raise ValueError(f"{naming!r} is not a valid pattern ({error}); write fields as {{{fields[0]}}}, literal braces as {{{{ }}}}") from None
+    for _, field_name, _, _ in parsed:
+        if field_name is not None and field_name not in fields:
+            raise ValueError(f"unknown field {{{field_name}}} in {naming!r}; use {', '.join('{' + f + '}' for f in fields)}")
+    return parsed
 
 
 def read_job_file(path: Path, schema: type[M], needs: str, hidden_locations: tuple[str, ...] = ()) -> tuple[M, Any]:
