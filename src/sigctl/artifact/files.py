@@ -50,3 +50,22 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 def write_json_atomic(path: Path, value: object) -> None:
     write_atomic(path, lambda temporary: temporary.write_text(json.dumps(value, indent=2) + "\n"))
+
+
+def read_json_lines(path: Path) -> list[dict]:
+    """The lines of a JSONL file that parse as JSON objects; none if it is missing.
+
+    A line that does not parse (the torn last line of a killed writer) is skipped, not an error.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    objects = []
+    for text in path.read_text(errors="replace").splitlines():
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            objects.append(value)
+    return objects

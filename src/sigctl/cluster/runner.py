@@ -77,7 +77,7 @@ def run_plan(plan: Plan, executor, observer: Observer) -> list[dict[str, Any]]:
         _check_job_record(plan)
         planned = survey(plan)
         manifest = plan.output / MANIFEST
-        recorded = {line.get("id") for line in read_manifest(manifest) if line.get("status") in (DONE, "trained")}
+        recorded = {line.get("id") for line in files.read_json_lines(manifest) if line.get("status") in (DONE, "trained")}
         for entry in planned:
             # Finished, but its line was lost (killed between the artifact and the line): record it now.
             if entry.state == DONE and entry.item.id not in recorded:
@@ -115,21 +115,6 @@ def _check_job_record(plan: Plan) -> None:
         raise SettingsError(f"{plan.output} is not empty and holds no {JOB_RECORD}: it is not a train-many output; choose another output")
     else:
         files.write_json_atomic(path, job_record(plan))
-
-
-def read_manifest(path: Path) -> list[dict[str, Any]]:
-    """The manifest's lines that parse as JSON objects (a torn last line from a kill is skipped)."""
-    if not path.exists():
-        return []
-    lines = []
-    for text in path.read_text(errors="replace").splitlines():
-        try:
-            line = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(line, dict):
-            lines.append(line)
-    return lines
 
 
 def append_line(path: Path, line: dict[str, Any]) -> None:

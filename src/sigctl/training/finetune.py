@@ -94,7 +94,7 @@ def finetune(
 def _train_into(out_dir, recipe, loaded, run_dir, naive_image, reference, settings, iterations, input_noise, observer, torch_device) -> Manifest:
     shutil.copyfile(run_dir / files.REFERENCE, out_dir / files.REFERENCE)
     stage = loaded.spec.num_stages - 1
-    loss_log = [dict(entry) for entry in _read_loss_log(run_dir)]
+    loss_log = [dict(entry) for entry in files.read_json_lines(run_dir / files.LOSS_LOG)]
     window, every = LossWindow(), max(1, iterations // LOG_POINTS)
     observer.run_started(1, 0, [iterations])
     observer.stage_started(0)
@@ -140,18 +140,3 @@ def _load_final_state(recipe, loaded, run_dir: Path) -> None:
     else:
         log.warning("%s has no final checkpoint; fine-tuning with a fresh discriminator", run_dir)
     recipe.load_state_dict({"model": loaded.model.state_dict(), "stage_in_progress": None})
-
-
-def _read_loss_log(run_dir: Path) -> list[dict]:
-    path = run_dir / files.LOSS_LOG
-    if not path.is_file():
-        return []
-    entries = []
-    for line in path.read_text().splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict):
-            entries.append(entry)
-    return entries
