@@ -3,6 +3,8 @@ that Triton serves exactly what the same runtime gives in process."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -11,9 +13,10 @@ from sigctl.client import SigClient
 from sigctl.core.operations import Request, execute
 from sigctl.core.precision import CPU_BF16_ENV, cpu_has_bf16
 from sigctl.errors import ArtifactError
+from sigctl.export import exporter
 from sigctl.export.exporter import BF16_MEAN_TOLERANCE_LEVELS, export_artifact
 from sigctl.serving.runtime import ModelRuntime
-from sigctl.serving.spec import ServedSpec
+from sigctl.serving.spec import SPEC_FILE, ServedSpec
 
 from ..conftest import BF16_MODEL
 
@@ -73,3 +76,24 @@ def test_bf16_needs_torchscript_graphs(tiny_run, tmp_path):
     with pytest.raises(ArtifactError, match="precision must be one of"):
         export_artifact(tiny_run, tmp_path / "repo", name="m", precision="fp16")
     assert not (tmp_path / "repo" / "m").exists()
+
+
+def test_a_runtime_refuses_a_precision_it_cannot_serve(exported):
+    with pytest.raises(ArtifactError, match="precision must be one of"):
+        ModelRuntime(exported.folder, precision="int8")
+    with pytest.raises(ArtifactError, match="ONNX graphs are served in fp32 only"):
+        ModelRuntime(exported.folder, engine="onnx", precision="bf16")
+
+
+def test_a_spec_written_before_precision_existed_loads_as_fp32(exported):
+    values = json.loads((exported.folder / SPEC_FILE).read_text())
+    values.pop("precision")
+    values.pop("precision_difference")
+    assert ServedSpec.from_dict(values).precision == "fp32"
+
+
+def test_a_bf16_version_too_far_from_fp32_is_not_published(tiny_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(exporter, "BF16_MEAN_TOLERANCE_LEVELS", -1.0)  # any measured distance is now too far
+    with pytest.raises(ArtifactError, match="nothing was published"):
+        export_artifact(tiny_run, tmp_path / "repo", name="m", formats=("torchscript",), precision="bf16")
+    assert not any((tmp_path / "repo" / "m").glob("[0-9]*"))

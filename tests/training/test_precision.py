@@ -84,6 +84,21 @@ def test_the_generator_loss_gives_the_critic_no_gradient_and_the_fake_the_same_g
     assert torch.equal(fake_frozen.grad, fake_plain.grad)
 
 
+def test_the_critic_loss_is_averaged_in_fp32_under_bf16():
+    critic, real, fake = critic_and_images()
+    with step_precision("bf16", CPU):
+        assert losses.discriminator_wgan_loss(critic(real), critic(fake)).dtype == torch.float32
+        assert losses.discriminator_hinge_loss(critic(real), critic(fake)).dtype == torch.float32
+
+
+def test_without_bf16_instructions_bf16_falls_back_to_fp32_with_a_warning(monkeypatch, caplog):
+    monkeypatch.setenv(CPU_BF16_ENV, "0")
+    with caplog.at_level(logging.WARNING, logger="sigctl.training.precision"):
+        assert effective_precision("bf16", CPU) == "fp32"
+    assert "no bf16 instructions" in caplog.text
+    assert effective_precision("fp32", CPU) == "fp32"
+
+
 def test_cpu_bf16_detection_can_be_forced_off_and_on(monkeypatch):
     monkeypatch.setenv(CPU_BF16_ENV, "0")
     assert not cpu_has_bf16()

@@ -18,7 +18,7 @@ from sigctl.core.operations import MODE_SAMPLE, Cancelled, Request, execute
 from sigctl.core.requests import RequestLimits
 from sigctl.core.stages import Executor
 from sigctl.errors import ArtifactError
-from sigctl.serving.spec import ARRAYS_FILE, ServedSpec, graph_path
+from sigctl.serving.spec import ARRAYS_FILE, SERVED_PRECISIONS, ServedSpec, graph_path
 
 log = logging.getLogger(__name__)
 
@@ -155,13 +155,17 @@ class ModelRuntime(Executor):
         except (OSError, ValueError, KeyError) as error:
             raise ArtifactError(f"{folder} is not a complete sigctl model version ({error}); export it again") from None
         self.limits = limits or self.served.limits
-        formats, precision = self.served.formats, precision or self.served.precision
+        formats, asked = self.served.formats, precision
+        precision = asked or self.served.precision
+        if precision not in SERVED_PRECISIONS:
+            raise ArtifactError(f"precision must be one of {list(SERVED_PRECISIONS)}, not {precision!r}")
         chosen = engine or ("torchscript" if precision == "bf16" else "onnx" if "onnx" in formats else formats[0])
         if chosen not in formats:
             raise ArtifactError(f"{folder} has no {chosen} graphs (it has {list(formats)}); export with --format {chosen} or both")
-        # A bf16 version's ONNX graphs (if any) are its fp32 fallback: asked for by name, they run in fp32.
+        # A bf16 version's ONNX graphs (if any) are its fp32 fallback: asked for by name they run in
+        # fp32, and asking for ONNX in bf16 explicitly is refused by the ONNX engine.
         self.engine = ENGINES[chosen](
-            folder, self.spec.graphs, use_gpu, device_id, threads, io_binding, precision if chosen == "torchscript" else "fp32"
+            folder, self.spec.graphs, use_gpu, device_id, threads, io_binding, precision if chosen == "torchscript" or asked else "fp32"
         )
         self._to_rgb = self.spec.to_rgb_graph()
         log.info("loaded %s (%s, %d stages) with %s on %s", folder, self.spec.recipe, self.spec.num_stages, chosen, self.engine.providers)
