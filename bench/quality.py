@@ -65,6 +65,8 @@ BUDGETS = {
     "cpu": Budget(preset="quick", max_size=64, num_samples=20, device="cpu"),
     # The quick preset at seed 004's 500 iterations per stage: where the ConSinGAN family learns.
     "cpu500": Budget(preset="quick", max_size=64, num_samples=20, device="cpu", iterations=500),
+    # The quick preset at 128 px: PetsGAN's generator then works at 16 px (at 64 px, 8 px: too small to learn).
+    "cpu128": Budget(preset="quick", max_size=128, num_samples=20, device="cpu"),
     "paper": Budget(preset="paper", max_size=250, num_samples=50, device="cuda"),
 }
 

@@ -90,20 +90,31 @@ def patch_transfer(image: torch.Tensor, references: torch.Tensor, patch_size: in
     that cover it. ``differentiable``: the forward value is still the hard copy, the
     gradient that of softmax(similarity / temperature) (the paper's soft assignment, straight through).
     """
-    k, pad = patch_size, patch_size // 2
-    padded = F.pad(image, (pad, pad, pad, pad), mode="replicate")
-    queries = image_patches(padded, k).transpose(1, 2)  # N x L x D, L = h x w
+    queries = padded_patches(image, patch_size)
     scores = similarity(queries, references, kind)
     chosen = references[scores.argmax(dim=2)]  # N x L x D
     if differentiable:
         soft = torch.softmax(scores / temperature, dim=2) @ references
         chosen = soft + (chosen - soft).detach()
-    channels = image.shape[1]
-    parts = chosen.transpose(1, 2).reshape(image.shape[0], channels, k * k, image.shape[2], image.shape[3])
+    return fold_patches(chosen, image.shape, patch_size)
+
+
+def padded_patches(image: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """N x (h w) x (C k k): the k x k patch centred on every pixel of ``image``, replicate-padded by k // 2."""
+    pad = patch_size // 2
+    padded = F.pad(image, (pad, pad, pad, pad), mode="replicate")
+    return image_patches(padded, patch_size).transpose(1, 2)
+
+
+def fold_patches(chosen: torch.Tensor, shape: torch.Size, patch_size: int) -> torch.Tensor:
+    """N x C x h x w (``shape``) from the N x (h w) x (C k k) patches centred on its pixels: each pixel the mean of the copies covering it."""
+    k, pad = patch_size, patch_size // 2
+    batch, channels, height, width = shape
+    parts = chosen.transpose(1, 2).reshape(batch, channels, k * k, height, width)
     ones = torch.ones_like(parts[:1, :1, 0])
     total = sum(F.pad(parts[:, :, dy * k + dx], (dx, k - 1 - dx, dy, k - 1 - dy)) for dy in range(k) for dx in range(k))
     count = sum(F.pad(ones, (dx, k - 1 - dx, dy, k - 1 - dy)) for dy in range(k) for dx in range(k))
-    # Fold back: each pixel is the mean of the copies covering it (k^2 inside, fewer near the border).
+    # k^2 copies cover a pixel inside, fewer near the border.
     folded = total / count
     return folded[:, :, pad : folded.shape[2] - pad, pad : folded.shape[3] - pad]
 
