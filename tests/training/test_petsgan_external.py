@@ -165,6 +165,15 @@ def test_garbage_named_onnx_and_a_missing_file_are_refused(tmp_path):
         external(generator=str(tmp_path / "nothing.pt"))
 
 
+def test_the_work_is_bounded_by_the_settings():
+    with pytest.raises(SettingsError, match=r"3 stds x 1000 jitters = 3000 images; at most 2000"):
+        external(jitter_stds=(0.1, 0.2, 0.3), jitters_per_std=1000)
+    with pytest.raises(SettingsError, match=r"inversion iterations must be >= 0 and at most 20000"):
+        external(inversion_iterations=(10000, 10000, 1))
+    with pytest.raises(SettingsError, match=r"select_draws: Input should be less than or equal to 10000"):
+        external(select_draws=10001)
+
+
 # -- the CLI and the run --------------------------------------------------------------------------------
 
 RUN = {"recipe": "petsgan", "optimizer": {"iterations_per_phase": 4}, "checkpoint_interval_seconds": 0}

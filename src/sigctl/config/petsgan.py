@@ -24,6 +24,7 @@ from sigctl.core.scales import PyramidLayout, fit_exactly
 from sigctl.errors import SettingsError
 
 MULTIPLE = 8  # the restoration's factor: sides of the training image are multiples of it
+MAX_JITTERS = 2000  # with mirrors, warps and copies ~6000 low-resolution images: 300 MB at 512 px, held in checkpoints
 
 
 class PetsGANSizeSettings(Settings):
@@ -83,7 +84,7 @@ class PetsGANExternalPriorSettings(Settings):
     likelihood_weight: float = Field(0.02, ge=0, description="Weight of the latent's prior term mean(z^2 / 2) beside the pixel MSE (the code's 0.02).")
     jitter_stds: tuple[float, ...] = Field((0.1, 0.2, 0.3, 0.4, 0.5), min_length=1, max_length=16, description="Stds of the jitters z* + std x N(0, I) (the code's).")
     jitters_per_std: int = Field(100, ge=1, le=1000, description="Jitters drawn at each std (the code's 100).")
-    generator_batch: int = Field(16, ge=1, le=256, description="Latents per call of the generator (bounds its memory).")
+    generator_batch: int = Field(16, ge=1, le=64, description="Latents per call of the generator (bounds its memory).")
     warp_share: float = Field(0.3, ge=0, lt=1, description="Share of warps of the image among the jitters (and their mirrors) and the warps: the code's mix_ratio 0.3.")
     image_copies: int = Field(25, ge=0, le=1000, description="Copies of the low-resolution image, and of its mirror, added to the prior data (the code's 25).")
 
@@ -93,6 +94,13 @@ class PetsGANExternalPriorSettings(Settings):
         if min(value) < 0 or sum(value) > 20000:
             raise ValueError(f"inversion iterations must be >= 0 and at most 20000 in all, got {list(value)}")
         return value
+
+    @model_validator(mode="after")
+    def _bounded_jitters(self) -> "PetsGANExternalPriorSettings":
+        count = len(self.jitter_stds) * self.jitters_per_std
+        if count > MAX_JITTERS:
+            raise ValueError(f"{len(self.jitter_stds)} stds x {self.jitters_per_std} jitters = {count} images; at most {MAX_JITTERS} (the code draws 500)")
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -89,15 +89,14 @@ def jitter_latents(latent: torch.Tensor, stds: tuple[float, ...], per_std: int, 
     return torch.cat([latent + std * torch.randn(per_std, latent.shape[1], generator=rng) for std in stds])
 
 
-def generate_batched(generator: ExternalGenerator, latents: torch.Tensor, batch: int) -> torch.Tensor:
-    with torch.no_grad():
-        return torch.cat([generator.generate(latents[start : start + batch]) for start in range(0, len(latents), batch)])
-
-
-def jitters(generator: ExternalGenerator, latent: torch.Tensor, settings: PetsGANExternalPriorSettings, rng: torch.Generator) -> torch.Tensor:
-    """The jitter images at the generator's size: G(z* + std x eps)."""
+def jitters(generator: ExternalGenerator, latent: torch.Tensor, settings: PetsGANExternalPriorSettings, rng: torch.Generator, size: tuple[int, int] | None = None) -> torch.Tensor:
+    """The jitter images G(z* + std x eps), at the generator's size or resized to ``size`` batch by
+    batch (only ``generator_batch`` images at the generator's size are ever held)."""
     latents = jitter_latents(latent, settings.jitter_stds, settings.jitters_per_std, rng)
-    return generate_batched(generator, latents, settings.generator_batch)
+    height, width = size or (generator.shape.height, generator.shape.width)
+    batch = settings.generator_batch
+    with torch.no_grad():
+        return torch.cat([resized(generator.generate(latents[start : start + batch]), height, width) for start in range(0, len(latents), batch)])
 
 
 def warp_count(jitter_images: int, share: float) -> int:
@@ -113,7 +112,7 @@ def external_prior(low: torch.Tensor, full: torch.Tensor, generator: ExternalGen
     """
     rng = torch.Generator().manual_seed(seed)
     latent = invert(generator, full, settings, rng)
-    images = resized(jitters(generator, latent, settings, rng).to(low.device), *low.shape[2:])
+    images = jitters(generator, latent, settings, rng, size=tuple(low.shape[2:])).to(low.device)
     images = torch.cat([images, images.flip(3)])
     bases = (low, low.flip(3))
     warps = [tps_warp(bases[index % 2], warp_strength) for index in range(warp_count(len(images), settings.warp_share))]
