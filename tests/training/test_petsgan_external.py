@@ -56,6 +56,12 @@ def save_torchscript(module: nn.Module, path, declare: bool = True):
     return path
 
 
+def save_exported(module: nn.Module, path):
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    torch.export.save(torch.export.export(module.eval(), (torch.zeros(2, LATENT),), dynamic_shapes=({0: batch},)), str(path))
+    return path
+
+
 def write_garbage(path):
     path.write_bytes(b"\x00garbage" * 100)
     return path
@@ -73,7 +79,7 @@ def tiny(tmp_path_factory):
     torch.manual_seed(0)
     module = TinyGenerator()
     folder = tmp_path_factory.mktemp("generators")
-    return module, save_torchscript(module, folder / "gen.pt"), save_onnx(module, folder / "gen.onnx")
+    return module, save_torchscript(module, folder / "gen.pt"), save_onnx(module, folder / "gen.onnx"), save_exported(module, folder / "gen.pt2")
 
 
 def external(**values):
@@ -81,17 +87,18 @@ def external(**values):
 
 
 def test_the_file_is_probed_for_its_latent_and_image_sizes(tiny):
-    _, script, onnx = tiny
-    for path, differentiable in ((script, True), (onnx, False)):
+    _, script, onnx, exported = tiny
+    for path, differentiable in ((script, True), (onnx, False), (exported, True)):
         generator = ExternalGenerator(path)
         assert (generator.shape.latent_dim, generator.shape.height, generator.shape.width, generator.differentiable) == (LATENT, 16, 16, differentiable)
     latents = torch.randn(5, LATENT)
-    torch.testing.assert_close(ExternalGenerator(onnx).generate(latents), ExternalGenerator(script).generate(latents), rtol=0, atol=1e-5)
+    for other in (onnx, exported):
+        torch.testing.assert_close(ExternalGenerator(other).generate(latents), ExternalGenerator(script).generate(latents), rtol=0, atol=1e-5)
 
 
-def test_the_inversion_ends_nearer_the_image_than_the_latent_it_starts_from(tiny):
-    _, script, _ = tiny
-    generator, settings = ExternalGenerator(script), external()
+@pytest.mark.parametrize("file", [1, 3], ids=["torchscript", "torch.export"])
+def test_the_inversion_ends_nearer_the_image_than_the_latent_it_starts_from(tiny, file):
+    generator, settings = ExternalGenerator(tiny[file]), external()
     image = torch.rand(1, 3, 40, 56) * 2 - 1
     target = F.interpolate(image, size=(16, 16), mode="bilinear", align_corners=False, antialias=True)
     start = select_latent(generator, target, settings, torch.Generator().manual_seed(3))
@@ -104,15 +111,14 @@ def test_the_inversion_ends_nearer_the_image_than_the_latent_it_starts_from(tiny
 
 
 def test_an_onnx_generator_gets_the_gradient_free_selection_alone(tiny):
-    _, _, onnx = tiny
-    generator, settings = ExternalGenerator(onnx), external()
+    generator, settings = ExternalGenerator(tiny[2]), external()
     image = torch.rand(1, 3, 16, 16) * 2 - 1
     chosen = invert(generator, image, settings, torch.Generator().manual_seed(3))
     assert torch.equal(chosen, select_latent(generator, image, settings, torch.Generator().manual_seed(3)))
 
 
 def test_the_jitters_are_the_generator_at_the_latent_plus_std_times_the_seeded_draws(tiny):
-    module, script, _ = tiny
+    module, script = tiny[:2]
     generator, settings = ExternalGenerator(script), external()
     latent = torch.randn(1, LATENT)
     made = jitters(generator, latent, settings, torch.Generator().manual_seed(11))
@@ -123,8 +129,7 @@ def test_the_jitters_are_the_generator_at_the_latent_plus_std_times_the_seeded_d
 
 
 def test_the_prior_data_holds_the_jitters_at_the_low_resolution_size_with_mirrors_warps_and_copies(tiny):
-    module, script, _ = tiny
-    generator, settings = ExternalGenerator(script), external()
+    generator, settings = ExternalGenerator(tiny[1]), external()
     low, full = torch.rand(1, 3, 6, 8) * 2 - 1, torch.rand(1, 3, 48, 64) * 2 - 1
     prior = external_prior(low, full, generator, settings, warp_strength=0.1, seed=7)
     rng = torch.Generator().manual_seed(7)
@@ -157,10 +162,16 @@ def test_a_file_off_the_signature_is_refused_with_what_is_wrong(tmp_path, make, 
         external(generator=str(path))
 
 
-def test_garbage_named_onnx_and_a_missing_file_are_refused(tmp_path):
+def test_garbage_named_onnx_or_pt2_a_fixed_batch_and_a_missing_file_are_refused(tmp_path):
     (tmp_path / "gen.onnx").write_bytes(b"not a protobuf")
     with pytest.raises(SettingsError, match=r"gen.onnx: onnxruntime cannot load it"):
         external(generator=str(tmp_path / "gen.onnx"))
+    (tmp_path / "gen.pt2").write_bytes(b"not a zip")
+    with pytest.raises(SettingsError, match=r"gen.pt2: it is not a program torch.export.load can read"):
+        external(generator=str(tmp_path / "gen.pt2"))
+    torch.export.save(torch.export.export(TinyGenerator().eval(), (torch.zeros(4, LATENT),)), str(tmp_path / "fixed.pt2"))
+    with pytest.raises(SettingsError, match=r"fixed.pt2: its batch dimension is fixed to 4; export it with a dynamic batch \(or 1\)"):
+        external(generator=str(tmp_path / "fixed.pt2"))
     with pytest.raises(SettingsError, match=r"external prior generator .*nothing.pt does not exist"):
         external(generator=str(tmp_path / "nothing.pt"))
 
@@ -183,8 +194,9 @@ def run_settings(generator):
     return load_settings("tiny", overrides={**RUN, "external_prior": {**SMALL, "generator": str(generator)}})
 
 
+@pytest.mark.slow
 def test_train_with_an_external_prior_from_the_cli_records_the_generators_hash(tmp_path, tiny):
-    _, script, _ = tiny
+    script = tiny[1]
     config = tmp_path / "small.yaml"
     config.write_text(json.dumps({"external_prior": {**SMALL, "inversion_iterations": list(SMALL["inversion_iterations"]), "jitter_stds": list(SMALL["jitter_stds"])}}))
     run = tmp_path / "run"
@@ -214,6 +226,7 @@ def whole(tmp_path_factory, tiny):
     return run
 
 
+@pytest.mark.slow
 def test_interrupted_inside_the_generator_phase_resumes_to_the_same_artifact_without_rereading_the_prior(tmp_path, tiny, whole):
     killed = tmp_path / "killed"
     with pytest.raises(KeyboardInterrupt):

@@ -39,7 +39,7 @@ def train_command(
     tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Also write losses and sample grids to RUN/tensorboard (needs the watch extra).")] = False,
     external_prior: Annotated[
         Optional[Path],
-        typer.Option("--external-prior", help="PetsGAN: a pretrained GENERATOR (TorchScript, or ONNX *.onnx; latent [B, D] in, image [B, 3, H, W] in [-1, 1] out) whose inversion jitters join the prior data.", metavar="GENERATOR"),
+        typer.Option("--external-prior", help="PetsGAN: a pretrained GENERATOR (TorchScript, torch.export *.pt2 or ONNX *.onnx; latent [B, D] in, image [B, 3, H, W] in [-1, 1] out) whose inversion jitters join the prior data.", metavar="GENERATOR"),
     ] = None,
 ) -> None:
     """Train a generator pyramid on one image; Ctrl-C keeps the last checkpoint for --resume."""

@@ -75,7 +75,7 @@ class PetsGANExternalPriorSettings(Settings):
     """The generator phase's external prior: inversion of the training image into a pretrained
     generator, then jitters around the inverted latent (the code's BigGAN/inversion.py and RunJitter.py)."""
 
-    generator: str | None = Field(None, description="Path of the pretrained generator (TorchScript, or ONNX *.onnx; see sigctl.core.external_generator); None = the internal prior alone.")
+    generator: str | None = Field(None, description="Path of the pretrained generator (TorchScript, torch.export *.pt2 or ONNX *.onnx; see sigctl.core.external_generator); None = the internal prior alone.")
     generator_sha256: str | None = Field(None, description="sha256 of that file, filled in when the run starts; a resume refuses a different file.")
     select_draws: int = Field(500, ge=1, le=10000, description="Random latents scored before the gradient steps; the best starts the inversion (the code's 500).")
     select_std: float = Field(0.3, gt=0, description="Std of those latents (the code's 0.3).")

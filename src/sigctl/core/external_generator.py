@@ -2,17 +2,17 @@
 
 The signature, checked before any work (a file that does not keep it is refused with what is wrong):
 
-- a TorchScript file (``torch.jit.save``) or an ONNX file (name ending in ``.onnx``), at most
-  ``MAX_FILE_BYTES``;
-- one input: a float32 latent ``[B, D]`` (1 <= D <= ``MAX_LATENT``); ONNX reads D from the input's
-  shape (its batch dimension dynamic, or 1); TorchScript from an integer ``latent_dim`` attribute of
-  the module (kept by ``torch.jit.script``) or, for a traced module, an extra file ``latent_dim``
-  (``torch.jit.save(module, path, _extra_files={"latent_dim": "120"})``);
+- a TorchScript file (``torch.jit.save``), a ``torch.export`` program (``torch.export.save``, name
+  ending in ``.pt2``) or an ONNX file (name ending in ``.onnx``), at most ``MAX_FILE_BYTES``;
+- one input: a float32 latent ``[B, D]`` (1 <= D <= ``MAX_LATENT``); ONNX and ``.pt2`` read D from
+  the input's shape (its batch dimension dynamic, or 1); TorchScript from an integer ``latent_dim``
+  attribute of the module (kept by ``torch.jit.script``) or, for a traced module, an extra file
+  ``latent_dim`` (``torch.jit.save(module, path, _extra_files={"latent_dim": "120"})``);
 - one output: the images ``[B, 3, H, W]``, float32, finite, in [-1, 1] (``RANGE_SLACK`` allowed, then
   clamped), 8 <= H, W <= ``MAX_SIDE``.
 
-The probe runs two latents of a fixed seed through the file. TorchScript runs with autograd (the
-inversion's gradient steps); onnxruntime cannot backpropagate, so an ONNX generator is inverted by
+The probe runs two latents of a fixed seed through the file. TorchScript and ``.pt2`` run with
+autograd (the inversion's gradient steps); onnxruntime cannot backpropagate, so an ONNX generator is inverted by
 the gradient-free selection alone (``differentiable`` False).
 """
 
@@ -52,8 +52,9 @@ class ExternalGenerator:
         self.path, self.device = Path(path), device
         check_file(self.path)
         self.differentiable = self.path.suffix.lower() != ".onnx"
-        self._batch: int | None = None  # ONNX: a fixed batch dimension of 1, or None (dynamic)
-        self._module = self._load_torchscript() if self.differentiable else self._load_onnx()
+        self._batch: int | None = None  # ONNX, .pt2: a fixed batch dimension of 1, or None (dynamic)
+        loaders = {".onnx": self._load_onnx, ".pt2": self._load_exported}
+        self._module = loaders.get(self.path.suffix.lower(), self._load_torchscript)()
         self.shape = self._probe()
 
     # -- loading ----------------------------------------------------------------------------------------
@@ -63,7 +64,7 @@ class ExternalGenerator:
         try:
             module = torch.jit.load(str(self.path), map_location=self.device, _extra_files=extra)
         except Exception as error:  # noqa: BLE001 - torch raises RuntimeError, ValueError, zip errors...: all "not TorchScript"
-            raise self._refuse(f"it is not a TorchScript file torch.jit.load can read ({_first_line(error)}); save it with torch.jit.save, or name an ONNX file *.onnx") from None
+            raise self._refuse(f"it is not a TorchScript file torch.jit.load can read ({_first_line(error)}); save it with torch.jit.save, or name a torch.export program *.pt2 or an ONNX file *.onnx") from None
         module.eval()
         declared = getattr(module, "latent_dim", None) if hasattr(module, "latent_dim") else extra[LATENT_DIM_FILE]
         try:
@@ -74,6 +75,28 @@ class ExternalGenerator:
                 "or save it with torch.jit.save(module, path, _extra_files={'latent_dim': 'D'})"
             ) from None
         return module
+
+    def _load_exported(self):
+        try:
+            program = torch.export.load(str(self.path))
+        except Exception as error:  # noqa: BLE001 - torch raises several types for a file that is not a saved program
+            raise self._refuse(f"it is not a program torch.export.load can read ({_first_line(error)})") from None
+        names = program.graph_signature.user_inputs
+        inputs = [node.meta.get("val") for node in program.graph.nodes if node.op == "placeholder" and node.name in names]
+        if len(inputs) != 1 or len(program.graph_signature.user_outputs) != 1:
+            raise self._refuse(f"it has {len(inputs)} inputs and {len(program.graph_signature.user_outputs)} outputs; the signature is one latent in, one image out")
+        shape = tuple(getattr(inputs[0], "shape", ()))
+        if len(shape) != 2 or not isinstance(shape[1], int):
+            raise self._refuse(f"its input has shape {list(shape)}; the signature is a float32 latent [B, D] with a fixed D")
+        self._set_batch(shape[0])
+        self._latent_dim = shape[1]
+        return program.module().to(self.device)
+
+    def _set_batch(self, batch) -> None:
+        if isinstance(batch, int):
+            if batch != 1:
+                raise self._refuse(f"its batch dimension is fixed to {batch}; export it with a dynamic batch (or 1)")
+            self._batch = 1
 
     def _load_onnx(self):
         import onnxruntime
@@ -88,10 +111,7 @@ class ExternalGenerator:
         shape = inputs[0].shape
         if inputs[0].type != "tensor(float)" or len(shape) != 2 or not isinstance(shape[1], int):
             raise self._refuse(f"its input is {inputs[0].type} {shape}; the signature is a float32 latent [B, D] with a fixed D")
-        if isinstance(shape[0], int):
-            if shape[0] != 1:
-                raise self._refuse(f"its batch dimension is fixed to {shape[0]}; export it with a dynamic batch (or 1)")
-            self._batch = 1
+        self._set_batch(shape[0])
         self._latent_dim, self._input = shape[1], inputs[0].name
         return session
 
@@ -108,8 +128,9 @@ class ExternalGenerator:
     def generate(self, latents: torch.Tensor, check: bool = False) -> torch.Tensor:
         """Images of ``latents`` ([B, D]); with autograd through a TorchScript file. ``check``: refuse a bad output."""
         if self.differentiable:
+            latents = latents.to(self.device, torch.float32)
             try:
-                images = self._module(latents.to(self.device, torch.float32))
+                images = self._module(latents) if self._batch is None else torch.cat([self._module(one) for one in latents.split(1)])
             except Exception as error:  # noqa: BLE001 - whatever the user's graph raises, it did not take a [B, D] latent
                 raise self._refuse(f"it fails on a float32 latent [{len(latents)}, {self._latent_dim}] ({_first_line(error)})") from None
         else:
