@@ -4,7 +4,7 @@ given weight (default 0 and the code's 1), trained and scored in the same run of
 Each variant is bench/quality.py's row (the same budget, training and `sigctl eval` scores), under
 bench/results/petsgan-collapse-BUDGET/ (finished runs are reused, interrupted ones resumed).
 
-    .venv/bin/python bench/petsgan_collapse.py [--budget cpu] [--images balloons] [--weights 0 1] [--iterations N] [--threads 1]
+    .venv/bin/python bench/petsgan_collapse.py [--budget cpu] [--images balloons] [--weights 0 1] [--iterations N] [--max-size PX] [--threads 1]
 """
 
 from __future__ import annotations
@@ -25,14 +25,16 @@ def main() -> None:
     parser.add_argument("--images", nargs="+", default=["balloons"], choices=sorted(p.stem for p in TRAIN_IMAGES.glob("*.png")))
     parser.add_argument("--weights", nargs="+", type=float, default=[0.0, 1.0], help="collapse penalty weights; the first is the baseline")
     parser.add_argument("--iterations", type=int, default=None, help="iterations per phase [default: the budget's preset]")
+    parser.add_argument("--max-size", type=int, default=None, help="training size, px [default: the budget's; the quick preset's own is 128]")
     parser.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads; 0: PyTorch's default")
     args = parser.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)  # as bench/quality.py: one thread is faster on 2 busy cores
     budget = BUDGETS[args.budget] if args.iterations is None else replace(BUDGETS[args.budget], iterations=args.iterations)
+    budget = budget if args.max_size is None else replace(budget, max_size=args.max_size)
     if budget.device == "cuda" and not torch.cuda.is_available():
         parser.error("this budget trains on a CUDA GPU and PyTorch sees none; use --budget cpu")
-    suffix = "" if args.iterations is None else f"-{args.iterations}"
+    suffix = ("" if args.iterations is None else f"-{args.iterations}") + ("" if args.max_size is None else f"-{args.max_size}px")
     folder = RESULTS / f"petsgan-collapse-{args.budget}{suffix}"
     console = Console(width=max(Console().width, 132))
     started = time.perf_counter()
