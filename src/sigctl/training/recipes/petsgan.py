@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 
 from sigctl.config import PetsGANSettings
-from sigctl.core.model import NoiseSpec
 from sigctl.core.external_generator import ExternalGenerator
+from sigctl.core.model import NoiseSpec
 from sigctl.core.models.petsgan import PetsGANConfig, PetsGANModel
 from sigctl.core.models.petsgan_networks import GlobalDiscriminator, MultiScaleDiscriminator, reference_patches
 from sigctl.core.scales import PyramidLayout
