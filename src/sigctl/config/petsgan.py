@@ -67,7 +67,7 @@ class PetsGANLossSettings(Settings):
     )
     restoration_weight: float = Field(100.0, ge=0, description="Weight of the joint phase's restoration L1 (hinge loss, no gradient penalty, beside it).")
     restoration_input_noise: float = Field(0.05, ge=0, description="Std of the noise added to the low-resolution input while training the restoration.")
-    prior_warps: int = Field(8, ge=0, le=256, description="Thin-plate-spline warps of the image (and of its mirror) in the generator's prior data.")
+    prior_warps: int = Field(8, ge=0, le=256, description="Thin-plate-spline warps of the image (and of its mirror) in the generator's prior data (with an external prior, external_prior.warp_share sets their number).")
     warp_strength: float = Field(0.1, ge=0, le=0.5, description="Std of the warps' control-point shifts, in units of the half side.")
 
 
