@@ -47,6 +47,36 @@ def test_hinge_loss_by_hand_and_without_a_gradient_penalty():
     torch.testing.assert_close(hinge.generator_loss(Identity(), fake), torch.tensor(-(-2.0 + 0.3) / 3), rtol=0, atol=1e-6)
 
 
+def test_the_collapse_penalty_by_hand_pairs_each_sample_with_the_one_half_a_batch_later():
+    scores = torch.tensor([[0.5], [-1.0], [2.0], [-0.5], [9.0]])
+    # pairs (0.5, 2.0) and (-1.0, -0.5); the fifth score has no partner: -(1.5 + 0.5) / 2.
+    torch.testing.assert_close(losses.collapse_penalty(scores), torch.tensor(-1.0), rtol=0, atol=0)
+    torch.testing.assert_close(losses.collapse_penalty(scores[:2]), torch.tensor(-1.5), rtol=0, atol=0)  # the code's output[0], output[1]
+    assert losses.collapse_penalty(scores[:1]).item() == 0.0
+
+
+def _generator_step_gradient(collapse_weight: float) -> dict[str, torch.Tensor]:
+    """The generator's gradient from one G update of the generator phase (reconstruction off)."""
+    recipe = make({"loss": {"collapse_penalty_weight": collapse_weight, "prior_reconstruction_weight": 0.0}})
+    torch.manual_seed(5)  # as the loop seeds a stage: the same networks, prior data and draws in both runs
+    recipe.begin_stage(0)
+    logged = recipe.step(0)
+    grads = {name: p.grad.clone() for name, p in recipe.model.generator.named_parameters()}
+    return logged, grads
+
+
+def test_the_collapse_penalty_reaches_the_generator_with_its_weight():
+    plain_logged, plain = _generator_step_gradient(0.0)
+    logged, penalised = _generator_step_gradient(3.0)
+    assert plain_logged["collapse"].item() == 0.0 and logged["collapse"].item() < 0  # -3 x a distance of two different fakes' scores
+    # Same draws, same critic update: the gradients differ by the penalty's own, which is not zero.
+    assert any(not torch.equal(plain[name], penalised[name]) for name in plain)
+    torch.testing.assert_close(logged["g"], logged["g_adv"] + logged["rec"] + logged["collapse"])
+    # Without it the two runs are the same run: the difference above is the penalty's.
+    _, again = _generator_step_gradient(0.0)
+    assert all(torch.equal(plain[name], again[name]) for name in plain)
+
+
 def test_the_phases_run_in_the_codes_order_each_training_its_own_networks_with_its_own_losses():
     recipe = make()
     assert PHASES == ("generator", "restoration", "joint") and recipe.num_stages() == 3
@@ -60,9 +90,9 @@ def test_the_phases_run_in_the_codes_order_each_training_its_own_networks_with_i
         changed = {name.split(".")[0] for name, value in recipe.model.state_dict().items() if not torch.equal(value, before[name])}
         assert changed == [{"generator"}, {"restoration"}, {"generator", "restoration"}][phase], PHASES[phase]
         recipe.end_stage()
-    # The generator phase: WGAN-GP and the reconstruction; the restoration phase: its L1 alone; the
-    # joint phase: hinge (no "gp" logged: none is computed) and the restoration L1.
-    assert logged_keys == [{"d", "gp", "g", "g_adv", "rec"}, {"restoration"}, {"d", "g", "g_adv", "restoration"}]
+    # The generator phase: WGAN-GP, the reconstruction and the collapse penalty; the restoration
+    # phase: its L1 alone; the joint phase: hinge (no "gp" logged: none is computed) and the restoration L1.
+    assert logged_keys == [{"d", "gp", "g", "g_adv", "rec", "collapse"}, {"restoration"}, {"d", "g", "g_adv", "restoration"}]
     assert recipe.discriminator is None and recipe.prior is None  # end_stage keeps nothing of a phase
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 
-from sigctl.core.paths import temporary_beside
+from sigctl.core.paths import sha256_of, temporary_beside  # noqa: F401 - sha256_of: files.sha256_of for its users
 
 MANIFEST = "manifest.json"
 MODEL_WEIGHTS = "model.safetensors"  # the model's named tensors (format 3)
@@ -22,14 +21,6 @@ CHECKPOINTS = "checkpoints"
 # Needed to sample; the others are reports a user may delete without harm.
 REQUIRED_FILES = (MODEL_WEIGHTS, REFERENCE)
 REPORT_FILES = (SAMPLES, LOSS_PLOT, LOSS_LOG)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:

@@ -37,6 +37,10 @@ def train_command(
     resume: Annotated[Optional[Path], typer.Option(help="Continue the interrupted run in this directory.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved settings and the pyramid, then exit.")] = False,
     tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Also write losses and sample grids to RUN/tensorboard (needs the watch extra).")] = False,
+    external_prior: Annotated[
+        Optional[Path],
+        typer.Option("--external-prior", help="PetsGAN: a pretrained GENERATOR (TorchScript, torch.export *.pt2 or ONNX *.onnx; latent [B, D] in, image [B, 3, H, W] in [-1, 1] out) whose inversion jitters join the prior data.", metavar="GENERATOR"),
+    ] = None,
 ) -> None:
     """Train a generator pyramid on one image; Ctrl-C keeps the last checkpoint for --resume."""
     if resume is not None:
@@ -59,6 +63,11 @@ def train_command(
         overrides = set_path(overrides, chosen.max_size_path, max_size)
     if iterations is not None:
         overrides = set_path(overrides, chosen.iterations_path, iterations)
+    if external_prior is not None:
+        if "external_prior" not in chosen.model_fields:
+            raise SettingsError(f"--external-prior is PetsGAN's (add --recipe petsgan); the {chosen.model_fields['recipe'].default} recipe has no prior generator")
+        overrides = set_path(overrides, ("external_prior", "generator"), str(external_prior))
+        overrides = set_path(overrides, ("external_prior", "generator_sha256"), None)  # hashed anew: a config's pin was for its own file
     settings = load_settings(preset, config, overrides)
     run_dir = out or Path("runs") / image.stem
     if dry_run:

@@ -8,12 +8,21 @@ checked to stay inside the folder it belongs to before anything is read or writt
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import tempfile
 from pathlib import Path, PurePosixPath
 
 TEMPORARY_PREFIX = ".sigctl-tmp-"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def temporary_beside(path: Path) -> Path:

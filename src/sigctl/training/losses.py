@@ -62,6 +62,16 @@ def reconstruction_loss(reconstruction: torch.Tensor, real: torch.Tensor) -> tor
     return F.mse_loss(reconstruction, real)
 
 
+def collapse_penalty(fake_scores: torch.Tensor) -> torch.Tensor:
+    """PetsGAN's collapse penalty (paper eq. 6): -E|D(G(z1)) - D(G(z2))|, a reward for fakes the
+    critic tells apart. Sample i is paired with sample i + B/2 (the code pairs only samples 0 and 1:
+    the same for a batch of 2); 0 for a batch of one."""
+    half = len(fake_scores) // 2
+    if half == 0:
+        return fake_scores.float().sum() * 0.0  # keeps the graph, adds nothing
+    return -(fake_scores[:half].float() - fake_scores[half : 2 * half].float()).abs().mean()
+
+
 class WGANGP:
     """The Wasserstein loss with gradient penalty, both sides of it (SinGAN's adversarial loss)."""
 

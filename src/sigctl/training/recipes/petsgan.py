@@ -1,9 +1,11 @@
 """PetsGAN (seed 000, zhangzc21/PetsGAN): three phases, in its code's order, as the loop's stages.
 
 - phase 0, ``generator``: the prior generator at the low-resolution size against a global critic on
-  the prior data (the image, its mirror and their thin-plate-spline warps: ``petsgan_prior``),
-  WGAN-GP (weight 10) + 50 x MSE(G(z_rec), low-resolution real); z_rec is fixed unit noise stored
-  in the model (the reconstruction path's input);
+  the prior data (the image, its mirror and their thin-plate-spline warps: ``petsgan_prior``; with
+  ``external_prior.generator``, also jitters of the image's inversion into that generator:
+  ``petsgan_external``), WGAN-GP (weight 10) + 50 x MSE(G(z_rec), low-resolution real) + the
+  collapse penalty -|D(G(z1)) - D(G(z2))| (paper eq. 6; the code's weight 1); z_rec is fixed unit
+  noise stored in the model (the reconstruction path's input);
 - phase 1, ``restoration``: the internal prior alone: patch transfer of the noised low-resolution
   image (randomly mirrored) against the reference patches, then the restoration network, L1 to the
   full image (mirrored alike);
@@ -25,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from sigctl.config import PetsGANSettings
+from sigctl.core.external_generator import ExternalGenerator
 from sigctl.core.model import NoiseSpec
 from sigctl.core.models.petsgan import PetsGANConfig, PetsGANModel
 from sigctl.core.models.petsgan_networks import GlobalDiscriminator, MultiScaleDiscriminator, reference_patches
@@ -32,12 +35,14 @@ from sigctl.core.scales import PyramidLayout
 from sigctl.core.stages import unit_noise
 from sigctl.training import losses
 from sigctl.training.noise import TrainingNoise, training_noise_seed
+from sigctl.training.petsgan_external import external_prior
 from sigctl.training.petsgan_prior import internal_prior
 from sigctl.training.recipes.base import Recipe, TrainingContext
 from sigctl.training.rng import restore_rng_state, rng_state
 
 PHASES = ("generator", "restoration", "joint")
 RECONSTRUCTION_STREAM = 1_000_000  # the training-noise "stage" z_rec is drawn from: one no run reaches
+EXTERNAL_PRIOR_STREAM = 1_000_001  # the stream of the external prior's latent draws
 _NOISE = NoiseSpec(1)
 
 
@@ -86,8 +91,17 @@ class PetsGANRecipe(Recipe):
             self.model = self.build_model()  # after the loop seeded torch: the init is a function of the seed
         self._build_phase(stage)
         if stage == 0:
-            loss = self.settings.loss
-            self.prior = internal_prior(self.low_real, loss.prior_warps, loss.warp_strength)
+            self.prior = self.prior_data()
+
+    def prior_data(self) -> torch.Tensor:
+        """The generator phase's prior data: the internal prior, or the external one when a generator is named."""
+        loss, external = self.settings.loss, self.settings.external_prior
+        if external.generator is None:
+            return internal_prior(self.low_real, loss.prior_warps, loss.warp_strength)
+        external.check_generator()  # the file the run was started with, unchanged
+        generator = ExternalGenerator(external.generator, self.context.device)
+        seed = training_noise_seed(self.settings.seed, EXTERNAL_PRIOR_STREAM, 0)
+        return external_prior(self.low_real, self.real, generator, external, loss.warp_strength, seed)
 
     def _build_phase(self, stage: int) -> None:
         """The phase's critic (none in the restoration phase), Adams over what it trains, lr schedules."""
@@ -136,20 +150,24 @@ class PetsGANRecipe(Recipe):
             d_loss, logged = adversarial.discriminator_loss(self.discriminator, real, fake)
             self._update(self.optimizers[1], d_loss)
         for _ in range(opt.generator_steps):
-            adversarial_g = adversarial.generator_loss(self.discriminator, fake_of(noise))
-            extra, name = generator_extra()
-            g_loss = adversarial_g + extra
+            fake = fake_of(noise)
+            adversarial_g = adversarial.generator_loss(self.discriminator, fake)
+            extras = generator_extra(fake)  # named terms, already weighted
+            g_loss = adversarial_g + sum(extras.values())
             self._update(self.optimizers[0], g_loss)
-        return {**logged, "g": g_loss.detach(), "g_adv": adversarial_g.detach(), name: extra.detach()}
+        return {**logged, "g": g_loss.detach(), "g_adv": adversarial_g.detach(), **{name: value.detach() for name, value in extras.items()}}
 
     def _generator_step(self) -> dict[str, torch.Tensor]:
         picks = torch.randint(len(self.prior), (self.settings.optimizer.batch_size,), device=self.prior.device)
-        weight = self.settings.loss.prior_reconstruction_weight
+        loss = self.settings.loss
 
-        def reconstruction() -> tuple[torch.Tensor, str]:
-            return weight * losses.reconstruction_loss(self.model.generator(self.model.reconstruction_noise), self.low_real), "rec"
+        def reconstruction_and_collapse(fake: torch.Tensor) -> dict[str, torch.Tensor]:
+            reconstruction = losses.reconstruction_loss(self.model.generator(self.model.reconstruction_noise), self.low_real)
+            with losses.parameters_frozen(self.discriminator):
+                collapse = losses.collapse_penalty(self.discriminator(fake))
+            return {"rec": loss.prior_reconstruction_weight * reconstruction, "collapse": loss.collapse_penalty_weight * collapse}
 
-        return self._gan_steps(self.prior_gan, self.prior[picks], self.model.generator, reconstruction)
+        return self._gan_steps(self.prior_gan, self.prior[picks], self.model.generator, reconstruction_and_collapse)
 
     def restoration_loss(self) -> torch.Tensor:
         """L1 between the restored, patch-transferred noised low-resolution image and the full image (mirrored at random alike)."""
@@ -171,7 +189,7 @@ class PetsGANRecipe(Recipe):
         def fake_of(noise: torch.Tensor) -> torch.Tensor:
             return self.model.synthesize(noise, differentiable=True)[1]
 
-        return self._gan_steps(self.hinge, self.real, fake_of, lambda: (weight * self.restoration_loss(), "restoration"))
+        return self._gan_steps(self.hinge, self.real, fake_of, lambda fake: {"restoration": weight * self.restoration_loss()})
 
     def end_stage(self) -> None:
         self.model.requires_grad_(False)
