@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from sigctl.core.models.petsgan_networks import (
+    GlobalDiscriminator,
     MultiScaleDiscriminator,
     Restoration,
     image_patches,
@@ -117,6 +118,20 @@ def test_the_critic_has_three_branches_of_dilation_1_2_3_whose_maps_are_summed()
     assert scores.shape == (1, 1, 9, 11)
     features = critic.head(image)
     torch.testing.assert_close(scores, critic.branches[0](features) + critic.branches[1](features) + critic.branches[2](features))
+
+
+def test_the_generator_phase_critic_is_the_codes_flattened_global_one():
+    # DEPNet's critic: 3x3 conv (C), three stride-2 3x3 convs to 2C, 4C, 8C, InstanceNorm + LeakyReLU
+    # 0.2 after each, flattened into one linear score over 8C x ceil(h/8) x ceil(w/8) features.
+    critic = GlobalDiscriminator(4, (20, 12))
+    convs = [layer for layer in critic.body if isinstance(layer, torch.nn.Conv2d)]
+    assert [(conv.in_channels, conv.out_channels, conv.stride) for conv in convs] == [(3, 4, (1, 1)), (4, 8, (2, 2)), (8, 16, (2, 2)), (16, 32, (2, 2))]
+    assert sum(isinstance(layer, torch.nn.InstanceNorm2d) for layer in critic.body) == 4
+    assert all(layer.negative_slope == 0.2 for layer in critic.body if isinstance(layer, torch.nn.LeakyReLU))
+    assert critic.linear.in_features == 32 * 3 * 2  # flattened, not pooled (pooled: 32)
+    assert critic(torch.rand(2, 3, 20, 12)).shape == (2, 1)
+    # Sizes whose last map is one pixel (tiny presets) have no InstanceNorm there and still score.
+    assert GlobalDiscriminator(4, (6, 8))(torch.rand(2, 3, 6, 8)).shape == (2, 1)
 
 
 @pytest.mark.parametrize("residual", [True, False])

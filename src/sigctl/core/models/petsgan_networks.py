@@ -168,15 +168,26 @@ class MultiScaleDiscriminator(nn.Module):
 
 
 class GlobalDiscriminator(nn.Module):
-    """The generator phase's critic (the code's DEPNet discriminator): strided convs, a global mean, a linear score."""
+    """The generator phase's critic, as the code's DEPNet discriminator: a 3x3 conv, then three stride-2
+    3x3 convs doubling the channels (each with InstanceNorm and LeakyReLU 0.2), flattened into one
+    linear score. Flattened, not pooled: the critic sees where things are, so it judges the layout
+    of the whole low-resolution image (a pooled one only compares patch statistics, which a
+    collapsed generator matches). The flattening fixes the input size: the low-resolution size."""
 
-    def __init__(self, channels: int = 64):
+    STRIDED = 3
+
+    def __init__(self, channels: int, size: tuple[int, int]):
         super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(3, channels, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
-            nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
-        )
-        self.linear = nn.Linear(2 * channels, 1)
+        layers: list[nn.Module] = [nn.Conv2d(3, channels, 3, padding=1), nn.InstanceNorm2d(channels), nn.LeakyReLU(0.2)]
+        width, (height, breadth) = channels, size
+        for _ in range(self.STRIDED):
+            height, breadth = (height + 1) // 2, (breadth + 1) // 2
+            # InstanceNorm of a single pixel is undefined (tiny presets reach 1 x 1): none there.
+            norm = nn.InstanceNorm2d(2 * width) if height * breadth > 1 else nn.Identity()
+            layers += [nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), norm, nn.LeakyReLU(0.2)]
+            width *= 2
+        self.body = nn.Sequential(*layers)
+        self.linear = nn.Linear(width * height * breadth, 1)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.body(image).mean(dim=(2, 3)))
+        return self.linear(self.body(image).flatten(1))

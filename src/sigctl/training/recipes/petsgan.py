@@ -110,7 +110,7 @@ class PetsGANRecipe(Recipe):
         self.noise = TrainingNoise(self.settings.seed, stage, device)
         self.discriminator = None
         if PHASES[stage] == "generator":
-            self.discriminator = GlobalDiscriminator(network.discriminator_channels).to(device)
+            self.discriminator = GlobalDiscriminator(network.discriminator_channels, self.context.layout.sizes[0]).to(device)
         elif PHASES[stage] == "joint":
             self.discriminator = MultiScaleDiscriminator(network.discriminator_channels).to(device)
         trained = {"generator": [self.model.generator], "restoration": [self.model.restoration], "joint": [self.model.generator, self.model.restoration]}[PHASES[stage]]
