@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sigctl.config.jobfiles import naming_pattern_parts, no_tilde, read_job_file, refuse_problems, shared_output_problem
 from sigctl.core.noise import hash32
 from sigctl.core.operations import MODE_ANIMATE, MODES
+from sigctl.core.requests import UPSCALES
 from sigctl.core.paths import relative_inside
 from sigctl.errors import SettingsError
 
@@ -63,6 +64,14 @@ class Task(BaseModel):
     quantize_colors: int = Field(0, ge=0, le=32, description="paint: colours of the training image to map to (0: off).")
     sr_factor: Optional[float] = Field(None, gt=1.0, le=16.0, description="super_resolve: factor.")
     frames: int = Field(30, ge=2, le=10_000, description="animate: frames per item.")
+    upscale: int = Field(1, description="sample/animate/style: 2 or 4 runs the model's learned upsampler (PetsGAN) on size / upscale.")
+
+    @field_validator("upscale")
+    @classmethod
+    def _known_upscale(cls, upscale: int) -> int:
+        if upscale not in UPSCALES:
+            raise ValueError(f"upscale must be one of {', '.join(map(str, UPSCALES))}, got {upscale}")
+        return upscale
 
     @field_validator("mode")
     @classmethod
@@ -156,10 +165,13 @@ class Item:
     sr_factor: Optional[float]
     frames: int
     file: str  # relative to the output folder
+    upscale: int = 1
 
     def parameters(self) -> dict[str, Any]:
-        """What the output depends on (compared on resume, recorded in the manifest)."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("id", "task", "index", "file")}
+        """What the output depends on (compared on resume, recorded in the manifest). An upscale of 1
+        is left out, as in manifests written before the option, so those still resume."""
+        skipped = ("id", "task", "index", "file") + (("upscale",) if self.upscale == 1 else ())
+        return {k: v for k, v in self.__dict__.items() if k not in skipped}
 
 
 def task_name(task: Task, position: int) -> str:
@@ -225,7 +237,7 @@ def expand(job: Job, job_dir: Path) -> list[Item]:
             items.append(
                 Item(f"{name}/{index}", name, index, task.model, task.mode, seed, height, width, task.start_scale,
                      image and image[0], image and image[1], mask and mask[0], mask and mask[1],
-                     task.quantize_colors, task.sr_factor, task.frames, file)
+                     task.quantize_colors, task.sr_factor, task.frames, file, task.upscale)
             )
     files = [item.file for item in items]
     if len(set(files)) != len(files):
