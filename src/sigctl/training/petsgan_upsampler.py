@@ -36,13 +36,13 @@ class UpsamplerLevel:
 
 
 def level_sizes(detail_size: tuple[int, int], training_size: tuple[int, int]) -> list[tuple[int, int]]:
-    """Target sizes: the detail image's (sides rounded to even) and its halvings, down to the training
-    image's longer side (always at least the first)."""
+    """Target sizes: the detail image's (sides rounded down to even) and its halvings, down to the
+    training image's longer side (always at least the first)."""
     height, width = detail_size
     sizes = []
     divisor = 1
     while not sizes or max(height, width) / divisor >= max(training_size):
-        sizes.append(tuple(max(2, 2 * round(side / divisor / 2)) for side in (height, width)))
+        sizes.append(tuple(max(2, 2 * (side // (2 * divisor))) for side in (height, width)))  # rounded down: never enlarged
         divisor *= 2
     return sizes
 
