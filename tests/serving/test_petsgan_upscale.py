@@ -164,4 +164,4 @@ def test_sample_upscale_from_the_cli_and_a_batch_job_give_the_in_process_pixels(
     job["tasks"][0]["upscale"] = 3
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(job))
     bad = runner.invoke(app, ["batch", str(tmp_path / "bad.yaml"), "--server", triton.settings.grpc_url])
-    assert bad.exit_code != 0 and "upscale must be one of 1, 2, 4, got 3" in bad.output
+    assert bad.exit_code != 0 and "tasks.0.upscale: Input should be 1, 2 or 4" in bad.output

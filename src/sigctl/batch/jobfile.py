@@ -11,14 +11,13 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sigctl.config.jobfiles import naming_pattern_parts, no_tilde, read_job_file, refuse_problems, shared_output_problem
 from sigctl.core.noise import hash32
 from sigctl.core.operations import MODE_ANIMATE, MODES
-from sigctl.core.requests import UPSCALES
 from sigctl.core.paths import relative_inside
 from sigctl.errors import SettingsError
 
@@ -64,14 +63,8 @@ class Task(BaseModel):
     quantize_colors: int = Field(0, ge=0, le=32, description="paint: colours of the training image to map to (0: off).")
     sr_factor: Optional[float] = Field(None, gt=1.0, le=16.0, description="super_resolve: factor.")
     frames: int = Field(30, ge=2, le=10_000, description="animate: frames per item.")
-    upscale: int = Field(1, description="sample/animate/style: 2 or 4 runs the model's learned upsampler (PetsGAN) on size / upscale.")
-
-    @field_validator("upscale")
-    @classmethod
-    def _known_upscale(cls, upscale: int) -> int:
-        if upscale not in UPSCALES:
-            raise ValueError(f"upscale must be one of {', '.join(map(str, UPSCALES))}, got {upscale}")
-        return upscale
+    # sigctl.core.requests.UPSCALES
+    upscale: Literal[1, 2, 4] = Field(1, description="sample/animate/style: 2 or 4 runs the model's learned upsampler (PetsGAN) on size / upscale.")
 
     @field_validator("mode")
     @classmethod
