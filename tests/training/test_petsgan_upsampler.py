@@ -51,9 +51,7 @@ def test_level_sizes_are_the_detail_image_and_its_halvings_down_to_the_training_
 
 def test_without_a_larger_source_the_phase_learns_the_training_image_from_its_own_half():
     recipe = _recipe(_settings(), with_high_resolution=False)
-    recipe.begin_stage(0)
-    recipe.end_stage()
-    recipe._build_phase(3)
+    recipe.begin_stage(3)
     (level,) = recipe.upsampler_levels
     real = recipe.real[0].numpy()
     assert torch.equal(level.target[0], torch.from_numpy(real))
@@ -63,9 +61,7 @@ def test_without_a_larger_source_the_phase_learns_the_training_image_from_its_ow
 def test_with_a_larger_source_the_phase_learns_it_and_its_half(tmp_path):
     settings = _settings()
     recipe = _recipe(settings, with_high_resolution=True)
-    recipe.begin_stage(0)
-    recipe.end_stage()
-    recipe._build_phase(3)
+    recipe.begin_stage(3)
     source = to_network(load_rgb(BALLOONS))  # 186 x 248: at most 1024 px, so the source itself
     targets = [(tuple(level.target.shape[2:]), tuple(level.low.shape[2:])) for level in recipe.upsampler_levels]
     assert targets == [((186, 248), (93, 124)), ((92, 124), (46, 62))]
