@@ -145,11 +145,13 @@ def test_an_artifact_from_before_the_upsampler_loads_samples_and_refuses_an_upsc
         execute(executor, Request("sample", upscale=4))
     refused = runner.invoke(app, ["sample", "--local", str(old_run), "--upscale", "2", "--out", str(tmp_path / "s")])
     assert refused.exit_code != 0 and "has no learned upsampler" in refused.output and not (tmp_path / "s").exists()
+    assert "learned x2 upsampler" not in runner.invoke(app, ["info", str(old_run)]).output
 
 
 def test_sample_upscale_from_the_cli_and_a_batch_job_give_the_in_process_pixels(triton, zoo, petsgan, tmp_path):
     result = runner.invoke(app, ["sample", "--local", str(zoo / PETSGAN), "--num", "2", "--seed", "4", "--upscale", "2", "--out", str(tmp_path / "s")])
     assert result.exit_code == 0, result.output
+    assert "learned x2 upsampler: --upscale 2 or 4" in runner.invoke(app, ["info", str(zoo / PETSGAN)]).output
     expected = execute(petsgan.executor(), Request("sample", seed=4, num_samples=2, upscale=2))
     assert np.array_equal(np.asarray(Image.open(tmp_path / "s" / "seed4_96x128_start0.png")), expected[0])
     shutil.copy(CONTENT, tmp_path / "content.png")
