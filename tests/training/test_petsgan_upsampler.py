@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from sigctl.config import load_settings
 from sigctl.core.images import load_rgb
 from sigctl.core.pixels import resize, to_network
+from sigctl.errors import RunStateError
 from sigctl.training.loop import HIGH_RESOLUTION, prepare_high_resolution, prepare_reference, training_context
 from sigctl.training.petsgan_upsampler import UpsamplerLevel, level_sizes, random_pairs, upsampler_levels
 from sigctl.training.recipes import make_recipe
@@ -103,3 +104,11 @@ def test_the_upsampler_doubles_and_starts_as_a_bilinear_enlargement():
     assert out.shape == (1, 3, 24, 40)
     bilinear = F.interpolate(image, scale_factor=2.0, mode="bilinear", align_corners=False)
     torch.testing.assert_close(out, torch.clamp(bilinear + detail, -1, 1))
+
+
+def test_a_checkpoint_from_before_the_upsampler_phase_is_refused_with_how_to_resume_it():
+    old = _recipe(_settings({"optimizer": {"upsampler_iterations": 0}}), with_high_resolution=False)
+    state = old.state_dict()
+    with pytest.raises(RunStateError, match=r"started before PetsGAN's upsampler phase.*set optimizer.upsampler_iterations to 0 in its settings.json"):
+        _recipe(_settings(), with_high_resolution=False).load_state_dict(state)
+    _recipe(_settings({"optimizer": {"upsampler_iterations": 0}}), with_high_resolution=False).load_state_dict(state)  # so set, it resumes

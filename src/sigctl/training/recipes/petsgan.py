@@ -34,6 +34,7 @@ from sigctl.core.models.petsgan import PetsGANConfig, PetsGANModel
 from sigctl.core.models.petsgan_networks import GlobalDiscriminator, MultiScaleDiscriminator, reference_patches
 from sigctl.core.scales import PyramidLayout
 from sigctl.core.stages import unit_noise
+from sigctl.errors import RunStateError
 from sigctl.training import losses
 from sigctl.training.noise import TrainingNoise, training_noise_seed
 from sigctl.training.petsgan_prior import internal_prior
@@ -218,6 +219,11 @@ class PetsGANRecipe(Recipe):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         model = PetsGANModel(self.model_config(self.settings, self.context.layout))
+        if model.upsampler is not None and not any(key.startswith("upsampler.") for key in state["model"]):
+            raise RunStateError(
+                "this run was started before PetsGAN's upsampler phase existed (its checkpoint has no upsampler): set "
+                "optimizer.upsampler_iterations to 0 in its settings.json to resume it without one, or start a new run"
+            )
         model.load_state_dict(state["model"], strict=True)
         self.model = model.to(self.context.device)
         self.phase = None
