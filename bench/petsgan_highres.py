@@ -76,7 +76,9 @@ def _measure_phase(phase: str, threads: int, iterations: int, queue) -> None:
     reference = source[::4, ::4].copy()
     layout = settings.plan_pyramid(1024, 1024)
     recipe = make_recipe(training_context(settings, reference, layout, torch.device("cpu"), source))
-    recipe.begin_stage(ORDER.index(phase))  # the model is built with the recipe; no earlier phase is needed
+    recipe.begin_stage(0)  # as in a run: the generator phase first (its prior data built and dropped), then the measured phase
+    recipe.end_stage()
+    recipe.begin_stage(ORDER.index(phase))
     recipe.step(0)  # warm-up
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
