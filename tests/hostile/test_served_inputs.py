@@ -122,6 +122,11 @@ CASES = [
     Case("sr factor 1000", "option", _sr(SR_FACTOR=f32(1000.0)), r"factor must be in \(1, 16\]", model="lowres_sr"),
     Case("sr factor NaN", "option", _sr(SR_FACTOR=f32(math.nan)), r"factor must be in", model="lowres_sr"),
     Case("sr factor below 1", "option", _sr(SR_FACTOR=f32(0.5)), r"factor must be in", model="lowres_sr"),
+    Case("upscale 3", "option", {"UPSCALE": i32(3)}, r"UPSCALE must be one of 1, 2, 4 .*got 3", model="balloons_petsgan"),
+    Case("upscale int32 max", "option", {"UPSCALE": i32(INT32_MAX)}, r"UPSCALE must be one of 1, 2, 4", model="balloons_petsgan"),
+    Case("upscale on SinGAN", "option", {"UPSCALE": i32(4)}, r"the singan model has no learned upsampler"),
+    Case("upscale 4 of 2048 px", "option", {"UPSCALE": i32(4), "HEIGHT": i32(2048), "WIDTH": i32(2048), "NUM_SAMPLES": i32(4)},
+         r"over budget: 4 images of 2048x2048", model="balloons_petsgan"),
     # -- images and masks --
     Case("edit without image", "image", {"MODE": text(b"edit"), "MASK": mask(40, 60)}, r"needs an input image", model="stone"),
     Case("edit without mask", "image", {"MODE": text(b"edit"), "IMAGE": image(40, 60)}, r"needs a mask", model="stone"),

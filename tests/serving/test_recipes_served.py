@@ -91,7 +91,7 @@ def test_consingan_injects_at_its_first_stage_only(zoo, recipe):
 def test_petsgan_lists_its_modes_and_refuses_the_others_in_process_and_over_grpc(triton, zoo):
     executor = artifact.load(zoo / MODELS["petsgan"]).executor()
     assert executor.spec.modes == ("sample", "reconstruct", "animate", "style")
-    assert [graph.name for graph in executor.spec.graphs] == ["stage_00", "stage_01", "stage_02"]
+    assert [graph.name for graph in executor.spec.graphs] == ["stage_00", "stage_01", "stage_02", "upsampler"]
     for mode in ("paint", "edit", "harmonize", "super_resolve"):
         with pytest.raises(RequestError, match=rf"the petsgan model does not answer {mode} requests; it answers sample, reconstruct, animate, style"):
             execute(executor, _request(mode))

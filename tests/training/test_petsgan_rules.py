@@ -79,21 +79,22 @@ def test_the_collapse_penalty_reaches_the_generator_with_its_weight():
 
 def test_the_phases_run_in_the_codes_order_each_training_its_own_networks_with_its_own_losses():
     recipe = make()
-    assert PHASES == ("generator", "restoration", "joint") and recipe.num_stages() == 3
+    assert PHASES == ("generator", "restoration", "joint", "upsampler") and recipe.num_stages() == 4
     logged_keys = []
-    for phase in range(3):
+    for phase in range(4):
         before = {name: value.clone() for name, value in recipe.model.state_dict().items()} if phase else None
         recipe.begin_stage(phase)
         if phase == 0:
             before = {name: value.clone() for name, value in recipe.model.state_dict().items()}
         logged_keys.append(set(recipe.step(0)))
         changed = {name.split(".")[0] for name, value in recipe.model.state_dict().items() if not torch.equal(value, before[name])}
-        assert changed == [{"generator"}, {"restoration"}, {"generator", "restoration"}][phase], PHASES[phase]
+        assert changed == [{"generator"}, {"restoration"}, {"generator", "restoration"}, {"upsampler"}][phase], PHASES[phase]
         recipe.end_stage()
     # The generator phase: WGAN-GP, the reconstruction and the collapse penalty; the restoration
-    # phase: its L1 alone; the joint phase: hinge (no "gp" logged: none is computed) and the restoration L1.
-    assert logged_keys == [{"d", "gp", "g", "g_adv", "rec", "collapse"}, {"restoration"}, {"d", "g", "g_adv", "restoration"}]
-    assert recipe.discriminator is None and recipe.prior is None  # end_stage keeps nothing of a phase
+    # phase: its L1 alone; the joint phase: hinge (no "gp" logged: none is computed) and the
+    # restoration L1; the upsampler: its L1 alone.
+    assert logged_keys == [{"d", "gp", "g", "g_adv", "rec", "collapse"}, {"restoration"}, {"d", "g", "g_adv", "restoration"}, {"upsampler"}]
+    assert recipe.discriminator is None and recipe.prior is None and recipe.upsampler_levels is None  # end_stage keeps nothing of a phase
 
 
 def test_the_joint_phase_scores_with_the_multi_scale_critic_and_the_hinge_loss():
@@ -146,7 +147,8 @@ def whole(tmp_path_factory):
     return run
 
 
-@pytest.mark.parametrize("stage, iteration", [(0, 2), (1, 0), (2, 4)])  # with its prior data; a fresh restoration phase; after the lr drop
+# With its prior data; a fresh restoration phase; after the lr drop; inside the upsampler phase (its crops from torch's stream).
+@pytest.mark.parametrize("stage, iteration", [(0, 2), (1, 0), (2, 4), (3, 2)])
 def test_interrupted_inside_a_phase_resumes_to_the_same_artifact(tmp_path, whole, stage, iteration):
     killed = tmp_path / "killed"
     with pytest.raises(KeyboardInterrupt):

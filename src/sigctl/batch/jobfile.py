@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -63,6 +63,8 @@ class Task(BaseModel):
     quantize_colors: int = Field(0, ge=0, le=32, description="paint: colours of the training image to map to (0: off).")
     sr_factor: Optional[float] = Field(None, gt=1.0, le=16.0, description="super_resolve: factor.")
     frames: int = Field(30, ge=2, le=10_000, description="animate: frames per item.")
+    # sigctl.core.requests.UPSCALES
+    upscale: Literal[1, 2, 4] = Field(1, description="sample/animate/style: 2 or 4 runs the model's learned upsampler (PetsGAN) on size / upscale.")
 
     @field_validator("mode")
     @classmethod
@@ -156,10 +158,13 @@ class Item:
     sr_factor: Optional[float]
     frames: int
     file: str  # relative to the output folder
+    upscale: int = 1
 
     def parameters(self) -> dict[str, Any]:
-        """What the output depends on (compared on resume, recorded in the manifest)."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("id", "task", "index", "file")}
+        """What the output depends on (compared on resume, recorded in the manifest). An upscale of 1
+        is left out, as in manifests written before the option, so those still resume."""
+        skipped = ("id", "task", "index", "file") + (("upscale",) if self.upscale == 1 else ())
+        return {k: v for k, v in self.__dict__.items() if k not in skipped}
 
 
 def task_name(task: Task, position: int) -> str:
@@ -225,7 +230,7 @@ def expand(job: Job, job_dir: Path) -> list[Item]:
             items.append(
                 Item(f"{name}/{index}", name, index, task.model, task.mode, seed, height, width, task.start_scale,
                      image and image[0], image and image[1], mask and mask[0], mask and mask[1],
-                     task.quantize_colors, task.sr_factor, task.frames, file)
+                     task.quantize_colors, task.sr_factor, task.frames, file, task.upscale)
             )
     files = [item.file for item in items]
     if len(set(files)) != len(files):

@@ -54,7 +54,7 @@ def request_for(parameters: dict, inputs: dict | None = None) -> Request:
     return Request(
         mode=parameters["mode"], seed=parameters["seed"], num_samples=1, height=parameters["height"], width=parameters["width"],
         start_scale=parameters["start_scale"], image=image, mask=mask, quantize_colors=parameters["quantize_colors"],
-        sr_factor=parameters["sr_factor"], frames=parameters["frames"],
+        sr_factor=parameters["sr_factor"], frames=parameters["frames"], upscale=parameters.get("upscale", 1),
     )
 
 

@@ -37,5 +37,7 @@ def info_command(run: Annotated[Path, typer.Argument(help="Run directory written
     console.print(f"modes: {', '.join(spec.modes)}")
     if spec.super_resolution_factor is not None:
         console.print(f"trained for super-resolution x{spec.super_resolution_factor:g}")
+    if spec.upsampler_graph() is not None:
+        console.print("learned x2 upsampler: --upscale 2 or 4 gives 2 or 4 x the generated size")
     console.print("stage 0 is the coarsest (the SinGAN paper numbers scales from the finest).")
     print_run_scores(run)

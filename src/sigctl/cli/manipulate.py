@@ -28,6 +28,7 @@ Width = Annotated[Optional[int], typer.Option(help="Output width, px [default: t
 Dilation = Annotated[int, typer.Option(min=0, help="Grow the mask by this many px.")]
 Blur = Annotated[int, typer.Option(min=0, help="Soften the mask edge over about this many px.")]
 Out = Annotated[Path, typer.Option(help="Output .png (several outputs: OUT_seedS.png and OUT_grid.png).")]
+Upscale = Annotated[int, typer.Option(help="2 or 4: generate at the size / UPSCALE, then the model's learned upsampler (PetsGAN) enlarges it.")]
 
 
 def _run_and_write(request: Request, local, server, model, out: Path) -> None:
@@ -51,9 +52,9 @@ def style_command(local: Local = None, server: Server = None, model: Model = Non
                   image: Annotated[Path, typer.Option("--image", help="Content image file.")] = ...,
                   height: Annotated[Optional[int], typer.Option(help="Output height, px [default: the content's aspect at the training size].")] = None,
                   width: Annotated[Optional[int], typer.Option(help="Output width, px [default: the content's aspect at the training size].")] = None,
-                  out: Out = Path("style.png")) -> None:
+                  upscale: Upscale = 1, out: Out = Path("style.png")) -> None:
     """Style transfer (PetsGAN models): the content image redrawn with the patches of the training (style) image."""
-    request = Request(MODE_STYLE, 0, 1, height, width, image=load_rgb(image))
+    request = Request(MODE_STYLE, 0, 1, height, width, image=load_rgb(image), upscale=upscale)
     _run_and_write(request, local, server, model, out)
 
 

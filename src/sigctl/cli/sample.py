@@ -25,12 +25,14 @@ def sample_command(
     width: Annotated[Optional[int], typer.Option(help="Output width, px [default: training width].")] = None,
     start_scale: Annotated[int, typer.Option(help="First scale given fresh noise; coarser scales follow the training image.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the first sample; sample i uses seed + i.")] = 0,
+    upscale: Annotated[int, typer.Option(help="2 or 4: generate at the size / UPSCALE, then the model's learned upsampler (PetsGAN) enlarges it; "
+                                              "HEIGHT/WIDTH are the final size [default: training size x UPSCALE].")] = 1,
     out: Annotated[Path, typer.Option(help="Folder for the PNGs and grid.png.")] = Path("samples"),
     device: Annotated[str, typer.Option(help="cpu or cuda (with --local).")] = "cpu",
 ) -> None:
     """Draw random samples; the same model, seed and request always give the same pixels."""
     check_writable_output(out, "--out", folder=True)
-    request = Request(MODE_SAMPLE, seed, num, height, width, start_scale)
+    request = Request(MODE_SAMPLE, seed, num, height, width, start_scale, upscale=upscale)
     images = run_request(request, local, server, model, device)
     written = write_samples(out, images, seed, start_scale)
     console.print(f"wrote {len(written)} samples of {images.shape[1]}x{images.shape[2]} and grid.png to {out}")

@@ -16,7 +16,7 @@ from tritonclient.utils import InferenceServerException
 from sigctl.core.requests import MODE_ANIMATE, MODE_EDIT, MODE_HARMONIZE, MODE_PAINT, MODE_RECONSTRUCT, MODE_SAMPLE, MODE_STYLE, MODE_SUPER_RESOLVE
 from sigctl.core.stages import Request
 from sigctl.core.model import ModelSpec
-from sigctl.core.requests import RequestLimits
+from sigctl.core.requests import UPSCALES, RequestLimits
 from sigctl.errors import ArtifactError, SigctlError
 from sigctl.serving.spec import ServedSpec
 from sigctl.serving import contract
@@ -73,6 +73,11 @@ class ModelInfo:
     @property
     def super_resolution_factor(self) -> float | None:
         return self.spec.super_resolution_factor
+
+    @property
+    def upscales(self) -> list[int]:
+        """The UPSCALE values this model answers: [1, 2, 4] with a learned upsampler, else [1]."""
+        return list(UPSCALES) if self.spec.upsampler_graph() is not None else [1]
 
     @property
     def scores(self) -> dict | None:
@@ -173,9 +178,12 @@ class SigClient:
         """Any request (``sigctl.core.operations.Request``): NxHxWx3 uint8 images, or frames."""
         return self.infer(contract.build_inputs(request))
 
-    def sample(self, num_samples: int = 1, seed: int = 0, height: int | None = None, width: int | None = None, start_scale: int = 0) -> np.ndarray:
-        """NxHxWx3 uint8 random samples; sample i uses seed + i, as in process."""
-        return self.run(Request(MODE_SAMPLE, seed, num_samples, height, width, start_scale))
+    def sample(
+        self, num_samples: int = 1, seed: int = 0, height: int | None = None, width: int | None = None, start_scale: int = 0, upscale: int = 1,
+    ) -> np.ndarray:
+        """NxHxWx3 uint8 random samples; sample i uses seed + i, as in process. ``upscale`` 2 or 4: the
+        model's learned upsampler enlarges samples made at the size / upscale (``upsampler`` in ``info().spec``)."""
+        return self.run(Request(MODE_SAMPLE, seed, num_samples, height, width, start_scale, upscale=upscale))
 
     def reconstruct(self) -> np.ndarray:
         """The model's reconstruction of its training image (1xHxWx3), a quick health check."""
@@ -255,5 +263,7 @@ class AsyncSigClient:
     async def run(self, request: Request) -> np.ndarray:
         return await self.infer(contract.build_inputs(request))
 
-    async def sample(self, num_samples: int = 1, seed: int = 0, height: int | None = None, width: int | None = None, start_scale: int = 0) -> np.ndarray:
-        return await self.run(Request(MODE_SAMPLE, seed, num_samples, height, width, start_scale))
+    async def sample(
+        self, num_samples: int = 1, seed: int = 0, height: int | None = None, width: int | None = None, start_scale: int = 0, upscale: int = 1,
+    ) -> np.ndarray:
+        return await self.run(Request(MODE_SAMPLE, seed, num_samples, height, width, start_scale, upscale=upscale))

@@ -34,6 +34,11 @@ class RunSettings(Settings):
         ),
     )
 
+    def high_resolution_size(self, source_height: int, source_width: int) -> tuple[int, int] | None:
+        """Size of a copy of the source image, larger than the training size, that the recipe also
+        trains on (PetsGAN's upsampler targets); None: the recipe needs none."""
+        return None
+
 
 class LossSettings(Settings):
     gradient_penalty_weight: float = Field(0.1, ge=0, description="WGAN-GP weight.")

@@ -1,7 +1,10 @@
 """PetsGAN's settings (seed 000; zhangzc21/PetsGAN), with its code's defaults where it has them.
 
 The code trains three phases of 5000 iterations (the prior generator, the restoration network, then
-both jointly against one multi-scale discriminator). Departures, each a setting: raw RGB patches
+both jointly against one multi-scale discriminator). A fourth phase (ours: the paper describes it,
+its code has none) trains the learned x2 upsampler of high-resolution requests by L1 reconstruction
+alone, on the source image above the training size where there is one, else on the training image
+itself (ZSSR-style pairs); ``optimizer.upsampler_iterations`` 0 leaves it out. Departures, each a setting: raw RGB patches
 for the matching (the code's VGG features need downloaded weights), the training image's flips and
 thin-plate-spline warps as the generator's prior data unless ``external_prior.generator`` names a
 pretrained generator (the code inverts a downloaded BigGAN; here the user supplies one), and a
@@ -31,6 +34,12 @@ class PetsGANSizeSettings(Settings):
     # At most 512: the transfer compares every query patch with every reference patch at once (a
     # 2048 px request against a 512 px model's 2 x 58 x 58 patches is 65k x 6.7k similarities, 1.7 GB).
     max_size: int = Field(256, ge=16, le=512, description="Longer side of the training image, px (sides then rounded to multiples of 8; at most 512).")
+    upsampler_max_size: int = Field(
+        1024, ge=16, le=2048,
+        description="Longer side of the upsampler's targets, px: the source image fitted to it when it is larger than the training size "
+                    "(the targets are it and its halvings down to the training size); a smaller source trains on the training image itself.",
+    )
+    upsampler_crop: int = Field(128, ge=8, le=512, description="Side of the random target crops of the upsampler phase, px (bounds its memory: batch x crop^2).")
 
 
 class PetsGANNetworkSettings(Settings):
@@ -42,6 +51,8 @@ class PetsGANNetworkSettings(Settings):
     restoration_channels: int = Field(64, ge=1, description="Channels of the restoration network.")
     restoration_blocks: int = Field(4, ge=0, description="Conv blocks of the restoration network before its three x2 PixelShuffles.")
     restoration_residual: bool = Field(True, description="Restoration = bilinear 8x + learned detail (a departure: faster start on a CPU budget).")
+    upsampler_channels: int = Field(64, ge=1, description="Channels of the learned x2 upsampler (bilinear x2 + learned detail, run once for 2x, twice for 4x).")
+    upsampler_blocks: int = Field(2, ge=0, description="Conv blocks of the upsampler before its x2 PixelShuffle.")
     discriminator_channels: int = Field(64, ge=1, description="Channels of both discriminators.")
 
     @field_validator("patch_size")
@@ -54,6 +65,9 @@ class PetsGANNetworkSettings(Settings):
 
 class PetsGANOptimizerSettings(AdamSettings):
     iterations_per_phase: int = Field(5000, ge=1, description="Iterations of each of the three phases (generator, restoration, joint).")
+    upsampler_iterations: int = Field(
+        2000, ge=0, description="Iterations of the fourth phase, the high-resolution upsampler (0: no upsampler; UPSCALE requests are then refused)."
+    )
     batch_size: int = Field(4, ge=1, le=64, description="Samples per iteration (prior images, fakes, restoration crops).")
     discriminator_steps: int = Field(1, ge=1, description="Discriminator updates per iteration.")
     generator_steps: int = Field(1, ge=1, description="Generator updates per iteration.")
@@ -140,6 +154,14 @@ class PetsGANSettings(RunSettings):
         """The training size: longer side at most max_size, each side then rounded to the nearest multiple of 8."""
         height, width = fit_exactly(source_height, source_width, self.size.max_size)
         return tuple(max(MULTIPLE, (side + MULTIPLE // 2) // MULTIPLE * MULTIPLE) for side in (height, width))  # nearest, halves up
+
+    def high_resolution_size(self, source_height: int, source_width: int) -> tuple[int, int] | None:
+        """The upsampler's target image: the source fitted to ``size.upsampler_max_size`` when that is larger
+        than the training size; None when the phase is off or the source is no larger (internal learning)."""
+        if self.optimizer.upsampler_iterations == 0:
+            return None
+        size = fit_exactly(source_height, source_width, self.size.upsampler_max_size)
+        return size if max(size) > max(self.fit_size(source_height, source_width)) else None
 
     def plan_pyramid(self, source_height: int, source_width: int) -> PyramidLayout:
         self.external_prior.check_generator()  # a plan (new run, resume, dry run) needs the generator it names

@@ -18,14 +18,14 @@ from sigctl.core.stages import Cancelled, Executor, Request, entering_state, run
 
 
 def animate(executor: Executor, request: Request, plan: RequestPlan, cancelled: Cancelled) -> np.ndarray:
-    sizes = stage_sizes(executor, plan.height, plan.width)
+    sizes = stage_sizes(executor, *plan.generated_size)
     walks = {stage: _Walk(executor, request, stage, sizes[stage]) for stage in range(plan.start_scale, executor.spec.num_stages)}
     frames = np.empty((plan.count, plan.height, plan.width, 3), np.uint8)
     for first in range(0, plan.count, plan.chunk):
         count = min(plan.chunk, plan.count - first)
         noises = {stage: walk.advance(count) for stage, walk in walks.items()}
         entering = entering_state(executor, plan.start_scale, count, sizes)
-        frames[first : first + count] = to_uint8(run_stages(executor, plan.start_scale, entering, noises.__getitem__, cancelled))
+        frames[first : first + count] = to_uint8(run_stages(executor, plan.start_scale, entering, noises.__getitem__, cancelled, plan.upscale))
     return frames
 
 

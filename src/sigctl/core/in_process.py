@@ -51,6 +51,11 @@ class TorchExecutor(Executor):
             previous = None if state is None else self._tensor(state)
             return self.model.run_stage(stage, previous, self._tensor(noise))
 
+    @torch.no_grad()
+    def upsample(self, state: np.ndarray | torch.Tensor) -> torch.Tensor:
+        with _resource_errors():
+            return self.model.upsample(self._tensor(state))
+
     def seeded_noise(self, noise: NoiseSpec, seeds: Sequence[int], stream: int, height: int, width: int) -> torch.Tensor:
         with _resource_errors():
             return unit_noise_on(noise, seeds, stream, height, width, self._device).to(self._dtype)

@@ -30,7 +30,8 @@ from sigctl.core.stages import Cancelled, Executor, Request, seeded_chunks, stag
 
 
 def inject(executor: Executor, request: Request, plan: RequestPlan, cancelled: Cancelled) -> np.ndarray:
-    height, width, start_scale = plan.height, plan.width, plan.start_scale
+    # Style transfer may be upscaled: the content enters at the generated size (the output's otherwise).
+    (height, width), start_scale = plan.generated_size, plan.start_scale
     weight = None
     if request.mode not in (MODE_PAINT, MODE_STYLE):
         soft = masks.soft_mask(request.mask, height, width, request.mask_dilation, request.mask_blur)
@@ -48,8 +49,8 @@ def inject(executor: Executor, request: Request, plan: RequestPlan, cancelled: C
     else:
         state = resize(to_network(injected), *sizes[max(0, start_scale - 1)])[None]
         chunks = seeded_chunks(executor, start_scale, lambda count: np.repeat(state, count, axis=0), sizes,
-                               request.seed, plan.count, plan.chunk, cancelled)
-    images = np.empty((plan.count, height, width, 3), np.uint8)
+                               request.seed, plan.count, plan.chunk, cancelled, upscale=plan.upscale)
+    images = np.empty((plan.count, plan.height, plan.width, 3), np.uint8)
     for first, chunk in chunks:
         generated = to_uint8(chunk)
         if weight is not None:

@@ -12,7 +12,8 @@ the served runtime and the artifact work from it alone:
   and its amplitude,
 - what enters the first stage run, where an injected image goes, and what the reconstruction path
   feeds each stage,
-- the named graphs an export writes (with their inputs and outputs),
+- the named graphs an export writes (with their inputs and outputs), including an optional
+  learned x2 upsampler that high-resolution requests run on the final image,
 - the request modes the model answers.
 
 ``ModelSpec`` is written into every exported version (``model_spec.json``) and its config, read by
@@ -40,7 +41,9 @@ ReconstructionNoise = Literal["zeros", "seeded"]
 GRAPH_STAGE = "stage"  # (previous state, unit noise) -> state
 GRAPH_FIRST_STAGE = "first_stage"  # (unit noise or injected image) -> state
 GRAPH_TO_RGB = "to_rgb"  # state -> image in [-1, 1]
-GRAPH_ROLES = (GRAPH_STAGE, GRAPH_FIRST_STAGE, GRAPH_TO_RGB)
+GRAPH_UPSAMPLER = "upsampler"  # image (N x 3 x h x w) -> image (N x 3 x 2h x 2w): PetsGAN's learned x2 upsampler
+GRAPH_ROLES = (GRAPH_STAGE, GRAPH_FIRST_STAGE, GRAPH_TO_RGB, GRAPH_UPSAMPLER)
+UPSAMPLER_FACTOR = 2  # one run of the upsampler graph doubles both sides
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,10 @@ class ModelSpec:
         """The graph mapping the last state to RGB, or None when the state already is the image."""
         return next((graph for graph in self.graphs if graph.role == GRAPH_TO_RGB), None)
 
+    def upsampler_graph(self) -> GraphSpec | None:
+        """The learned x2 upsampler that high-resolution requests (UPSCALE 2, 4) run, or None."""
+        return next((graph for graph in self.graphs if graph.role == GRAPH_UPSAMPLER), None)
+
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
         values["layout"] = {
@@ -183,6 +190,8 @@ class ModelSpec:
         staged = sorted(graph.stage for graph in self.graphs if graph.role in (GRAPH_STAGE, GRAPH_FIRST_STAGE))
         if staged != list(range(self.num_stages)):
             problems.append(f"stage graphs for stages {staged}, not 0..{self.num_stages - 1}")
+        if self.upsampler_graph() is not None and (self.to_rgb_graph() is not None or self.state_channels != 3):
+            problems.append("an upsampler on a model whose last state is not the RGB image")
         if self.layout.stage_scales is not None and len(self.layout.stage_scales) != self.num_stages:
             problems.append("stage scales do not match the stages")
         if problems:

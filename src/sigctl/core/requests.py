@@ -34,6 +34,8 @@ MODE_STYLE = "style"  # PetsGAN: a content image takes the generated image's pla
 MODES = (MODE_SAMPLE, MODE_RECONSTRUCT, MODE_PAINT, MODE_EDIT, MODE_HARMONIZE, MODE_SUPER_RESOLVE, MODE_ANIMATE, MODE_STYLE)
 MODES_WITH_IMAGE = (MODE_PAINT, MODE_EDIT, MODE_HARMONIZE, MODE_SUPER_RESOLVE, MODE_STYLE)
 MODES_WITH_MASK = (MODE_EDIT, MODE_HARMONIZE)
+MODES_WITH_UPSCALE = (MODE_SAMPLE, MODE_ANIMATE, MODE_STYLE)  # modes whose output a learned upsampler may enlarge
+UPSCALES = (1, 2, 4)  # the learned upsampler doubles: run 0, 1 or 2 times
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ class RequestPlan:
         chunk: images run through the model together.
         step_sizes: super-resolution only: the size after each step, the last being the output.
         work_pixels: what the request costs against ``max_request_pixels``.
+        upscale: the stages run at (height, width) / upscale, then the learned x2 upsampler
+            log2(upscale) times (1: no upsampler).
     """
 
     height: int
@@ -96,6 +100,17 @@ class RequestPlan:
     chunk: int
     step_sizes: tuple[tuple[int, int], ...] = ()
     work_pixels: int = 0
+    upscale: int = 1
+
+    @property
+    def generated_size(self) -> tuple[int, int]:
+        """The size the model's stages produce, before the upsampler."""
+        return self.height // self.upscale, self.width // self.upscale
+
+
+def upsampler_runs(upscale: int) -> int:
+    """How many times the learned x2 upsampler runs for an upscale of 1, 2 or 4."""
+    return int(upscale).bit_length() - 1
 
 
 def plan_request(spec: ModelSpec, limits: RequestLimits, request: Request) -> RequestPlan:
@@ -106,6 +121,7 @@ def plan_request(spec: ModelSpec, limits: RequestLimits, request: Request) -> Re
         raise RequestError(f"MODE {mode!r} is not supported; use one of {', '.join(MODES)}")
     check_mode(spec, mode)
     check_seed(request.seed, request.num_samples)
+    upscale = check_upscale(spec, request)
     if mode == MODE_RECONSTRUCT:
         height, width = layout.finest_size
         return RequestPlan(height, width, layout.num_scales - 1, 1, 1, work_pixels=height * width)
@@ -123,14 +139,16 @@ def plan_request(spec: ModelSpec, limits: RequestLimits, request: Request) -> Re
     if mode == MODE_PAINT and request.quantize_colors and not 2 <= request.quantize_colors <= limits.max_quantize_colors:
         raise RequestError(f"quantize colours must be between 2 and {limits.max_quantize_colors} (0 = off), got {request.quantize_colors}")
     start_scale = default_start_scale(mode, layout.num_scales, spec.injection) if request.start_scale is None else request.start_scale
-    height = layout.finest_size[0] if request.height is None else request.height
-    width = layout.finest_size[1] if request.width is None else request.width
+    height = layout.finest_size[0] * upscale if request.height is None else request.height
+    width = layout.finest_size[1] * upscale if request.width is None else request.width
     if mode == MODE_STYLE:
         check_input_image(limits, request.image, "IMAGE")
-        height, width = _style_size(layout, request)
+        height, width = _style_size(layout, request, upscale)
         if start_scale != 1:
             raise RequestError(f"style transfer puts the content image in place of the first stage's output: use start scale 1, got {start_scale}")
     check_output_size(limits, height, width)
+    if upscale > 1:
+        _check_upscaled_size(limits, height, width, upscale)
     check_start_scale(layout, start_scale)
     if mode in MODES_WITH_IMAGE:
         if spec.injection == "first_noise" and start_scale != 0:
@@ -141,9 +159,43 @@ def plan_request(spec: ModelSpec, limits: RequestLimits, request: Request) -> Re
         check_input_image(limits, request.image, "IMAGE")
     if mode in MODES_WITH_MASK:
         check_input_mask(request.mask, request.image.shape[:2])
-    work = count * height * width
+    # The stages' pixels, then each upsampler run's output (upscale 4: 1/16 + 1/4 + 1 of the output).
+    work = count * sum((height // upscale * 2**k) * (width // upscale * 2**k) for k in range(upsampler_runs(upscale) + 1))
     check_work(limits, work, f"{count} {'frames' if mode == MODE_ANIMATE else 'images'} of {height}x{width}")
-    return RequestPlan(height, width, start_scale, count, chunk_size(limits, height * width, count), work_pixels=work)
+    return RequestPlan(height, width, start_scale, count, chunk_size(limits, height * width, count), work_pixels=work, upscale=upscale)
+
+
+def check_upscale(spec: ModelSpec, request: Request) -> int:
+    """UPSCALE: 1, or 2 / 4 on a model with a learned upsampler, in a mode it enlarges."""
+    upscale = request.upscale
+    if isinstance(upscale, bool) or not isinstance(upscale, int) or upscale not in UPSCALES:
+        raise RequestError(f"UPSCALE must be one of {', '.join(map(str, UPSCALES))} (the learned x2 upsampler runs 0, 1 or 2 times), got {upscale!r}")
+    if upscale == 1:
+        return 1
+    if spec.upsampler_graph() is None:
+        raise RequestError(
+            f"the {spec.recipe} model has no learned upsampler; UPSCALE {upscale} needs a PetsGAN model trained with its upsampler phase "
+            f"(optimizer.upsampler_iterations > 0; artifacts from before it have none), or ask for HEIGHT/WIDTH alone (a larger scene, not a sharper one)"
+        )
+    if request.mode not in MODES_WITH_UPSCALE:
+        raise RequestError(f"UPSCALE applies to {', '.join(MODES_WITH_UPSCALE)} requests, not {request.mode}; leave it at 1")
+    return upscale
+
+
+def _check_upscaled_size(limits: RequestLimits, height: int, width: int, upscale: int) -> None:
+    """The output must be upscale x the generated size exactly, and the generated size a valid one."""
+    if height % upscale or width % upscale:
+        nearest = tuple(max(upscale, round(side / upscale) * upscale) for side in (height, width))
+        raise RequestError(
+            f"size {height}x{width} is not a multiple of UPSCALE {upscale} (the model generates at the size / {upscale}, "
+            f"then its upsampler doubles it): ask for {nearest[0]}x{nearest[1]}"
+        )
+    generated = (height // upscale, width // upscale)
+    if min(generated) < limits.min_side:
+        raise RequestError(
+            f"size {height}x{width} with UPSCALE {upscale} generates {generated[0]}x{generated[1]}, under the smallest side "
+            f"{limits.min_side} px: ask for at least {limits.min_side * upscale} px a side, or a smaller UPSCALE"
+        )
 
 
 def check_mode(spec: ModelSpec, mode: str) -> None:
@@ -243,19 +295,24 @@ def _plan_super_resolution(layout: PyramidLayout, limits: RequestLimits, request
     return RequestPlan(*target, layout.num_scales - 1, request.num_samples, chunk_size(limits, target[0] * target[1], request.num_samples), sizes, work)
 
 
-def _style_size(layout: PyramidLayout, request: Request) -> tuple[int, int]:
+def _style_size(layout: PyramidLayout, request: Request, upscale: int = 1) -> tuple[int, int]:
     """Style transfer's output: HEIGHT x WIDTH where given, else the content image's aspect ratio with
-    the training image's longer side (a side given alone keeps the aspect too)."""
+    the training image's longer side x ``upscale`` (a side given alone keeps the aspect too). Sides
+    made from the aspect are rounded to multiples of ``upscale``."""
     content_height, content_width = request.image.shape[:2]
+
+    def side(value: float) -> int:
+        return max(upscale, round(value / upscale) * upscale)
+
     if request.height is not None and request.width is not None:
         return request.height, request.width
     if request.height is not None:
-        return request.height, max(1, round(request.height * content_width / content_height))
+        return request.height, side(request.height * content_width / content_height)
     if request.width is not None:
-        return max(1, round(request.width * content_height / content_width)), request.width
-    longer = max(layout.finest_size)
+        return side(request.width * content_height / content_width), request.width
+    longer = max(layout.finest_size) * upscale
     scale = longer / max(content_height, content_width)
-    return max(1, round(content_height * scale)), max(1, round(content_width * scale))
+    return side(content_height * scale), side(content_width * scale)
 
 
 def _check_animation(limits: RequestLimits, request: Request) -> None:

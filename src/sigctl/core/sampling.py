@@ -1,6 +1,7 @@
 """Random samples: fresh noise from the start stage, the reconstruction's state below it.
 
-Scales below the start scale follow the reconstruction, stretched to the requested size.
+Scales below the start scale follow the reconstruction, stretched to the requested size. With an
+UPSCALE the stages run at the size / UPSCALE and the model's learned upsampler enlarges the result.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ def sample(executor: Executor, request: Request, plan: RequestPlan, cancelled: C
 
 def sample_chunks(executor: Executor, request: Request, plan: RequestPlan, cancelled: Cancelled):
     """(index of the first, N x 3 x H x W float32 in [-1, 1]) per chunk."""
-    sizes = stage_sizes(executor, plan.height, plan.width)
+    sizes = stage_sizes(executor, *plan.generated_size)
 
     def entering(count: int) -> np.ndarray | None:
         return entering_state(executor, plan.start_scale, count, sizes)
 
-    return seeded_chunks(executor, plan.start_scale, entering, sizes, request.seed, plan.count, plan.chunk, cancelled)
+    return seeded_chunks(executor, plan.start_scale, entering, sizes, request.seed, plan.count, plan.chunk, cancelled, upscale=plan.upscale)

@@ -24,7 +24,7 @@ import numpy as np
 from sigctl.core.model import ModelSpec, NoiseSpec
 from sigctl.core.noise import seeded_normal
 from sigctl.core.pixels import resize
-from sigctl.core.requests import MODE_SAMPLE
+from sigctl.core.requests import MODE_SAMPLE, upsampler_runs
 from sigctl.core.scales import PyramidLayout, request_sizes
 from sigctl.errors import RequestCancelled
 
@@ -53,6 +53,7 @@ class Request:
     frames: int = 30
     walk_strength: float = 0.1  # animate: share of fresh noise per frame
     anchor: float = 0.1  # animate: pull towards the reconstruction noise per frame
+    upscale: int = 1  # sample/animate/style: generate at the size / upscale, then run the learned x2 upsampler log2(upscale) times
 
 
 def unit_noise(noise: NoiseSpec, seed: int, stream: int, height: int, width: int) -> np.ndarray:
@@ -105,6 +106,12 @@ class Executor(ABC):
         """A state as a numpy array (states already are, here)."""
         return state
 
+    def upsample(self, state):
+        """The model's learned x2 upsampler on the final image (N x 3 x h x w -> N x 3 x 2h x 2w), in
+        the executor's own form. Only models whose spec lists an upsampler graph are asked (requests
+        are planned first)."""
+        raise NotImplementedError(f"the {self.spec.recipe} model has no learned upsampler")
+
     @abstractmethod
     def reconstruction_input(self) -> np.ndarray:
         """1 x C x h0 x w0 float32: what the reconstruction path feeds the first stage (SinGAN's z*,
@@ -145,13 +152,18 @@ class Executor(ABC):
 
 
 def run_stages(
-    executor: Executor, start_stage: int, state: np.ndarray | None, noise: Callable[[int], np.ndarray], cancelled: Cancelled
+    executor: Executor, start_stage: int, state: np.ndarray | None, noise: Callable[[int], np.ndarray], cancelled: Cancelled,
+    upscale: int = 1,
 ) -> np.ndarray:
     """Run stages start_stage.. one at a time (``noise(stage)``: that stage's unit noise, made when
-    needed) and return the image, stopping between stages when the request was cancelled."""
+    needed) and return the image, stopping between stages when the request was cancelled. With
+    ``upscale`` 2 or 4 the learned x2 upsampler then runs once or twice on the final image."""
     for stage in range(start_stage, executor.spec.num_stages):
         stop_if_cancelled(cancelled)
         state = executor.run_stage(stage, state, noise(stage))
+    for _ in range(upsampler_runs(upscale)):
+        stop_if_cancelled(cancelled)
+        state = executor.upsample(state)
     return executor.state_to_rgb(state)
 
 
@@ -165,7 +177,7 @@ def entering_state(executor: Executor, start_stage: int, count: int, sizes: list
 
 def seeded_chunks(
     executor: Executor, start_stage: int, entering: Callable[[int], np.ndarray | None], sizes: list[tuple[int, int]],
-    seed: int, count: int, chunk: int, cancelled: Cancelled, first_noise: np.ndarray | None = None,
+    seed: int, count: int, chunk: int, cancelled: Cancelled, first_noise: np.ndarray | None = None, upscale: int = 1,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """(index of the first, N x 3 x H x W float32) per chunk of ``count`` images, seeds seed..seed+count-1.
 
@@ -184,7 +196,7 @@ def seeded_chunks(
                 return np.repeat(stage_noise, len(seeds), axis=0)
             return executor.seeded_noise(spec.noises[stage], seeds, stage, *sizes[stage])
 
-        yield first, run_stages(executor, start_stage, entering(len(seeds)), noise, cancelled)
+        yield first, run_stages(executor, start_stage, entering(len(seeds)), noise, cancelled, upscale)
 
 
 def stage_sizes(executor: Executor, height: int, width: int) -> list[tuple[int, int]]:

@@ -120,32 +120,38 @@ def parity_cases(layout) -> list[tuple[int, int, int]]:
     return [(height, width, 0), (37, 251, 0), (height + 7, width - 5, min(1, last)), (height, width, last)]
 
 
+def parity_requests(spec, seed: int, num_samples: int) -> list[Request]:
+    """Samples at ``parity_cases``, and through the learned upsampler (UPSCALE 2 at an odd generated size) where the model has one."""
+    requests = [Request(MODE_SAMPLE, seed, num_samples, height, width, start_scale) for height, width, start_scale in parity_cases(spec.layout)]
+    if spec.upsampler_graph() is not None:
+        requests.append(Request(MODE_SAMPLE, seed, num_samples, 2 * 37, 2 * 51, 0, upscale=2))
+    return requests
+
+
 def check_parity(executor: TorchExecutor, folder: Path, fmt: str, seed: int = 0, num_samples: int = 2) -> float:
-    """Worst max |served - eager| over ``parity_cases`` in fp32; raises if above PARITY_TOLERANCE."""
+    """Worst max |served - eager| over ``parity_requests`` in fp32; raises if above PARITY_TOLERANCE."""
     served = runtime.ModelRuntime(folder, engine=fmt, precision="fp32")
     worst = 0.0
-    for height, width, start_scale in parity_cases(executor.layout):
-        request = Request(MODE_SAMPLE, seed, num_samples, height, width, start_scale)
+    for request in parity_requests(executor.spec, seed, num_samples):
         difference = float(np.abs(sample_float(executor, request) - sample_float(served, request)).max())
         worst = max(worst, difference)
         if difference > PARITY_TOLERANCE:
             raise ArtifactError(
-                f"{fmt} export differs from PyTorch by {difference:.2e} at {height}x{width} from stage {start_scale} "
-                f"(tolerance {PARITY_TOLERANCE}); nothing was published"
+                f"{fmt} export differs from PyTorch by {difference:.2e} at {request.height}x{request.width} from stage {request.start_scale}"
+                f"{f' upscaled {request.upscale}x' if request.upscale > 1 else ''} (tolerance {PARITY_TOLERANCE}); nothing was published"
             )
     return worst
 
 
 def measure_bf16(executor: TorchExecutor, folder: Path, seed: int = 0, num_samples: int = 2) -> dict[str, float]:
-    """How far the version's bf16 samples are from fp32 PyTorch over ``parity_cases``, in levels of 255.
+    """How far the version's bf16 samples are from fp32 PyTorch over ``parity_requests``, in levels of 255.
 
     Raises if the mean exceeds BF16_MEAN_TOLERANCE_LEVELS (nothing is published then). On a machine
     without bf16 the version is served in fp32, and this measures 0.
     """
     served = runtime.ModelRuntime(folder, engine="torchscript", precision="bf16")
     differences = []
-    for height, width, start_scale in parity_cases(executor.layout):
-        request = Request(MODE_SAMPLE, seed, num_samples, height, width, start_scale)
+    for request in parity_requests(executor.spec, seed, num_samples):
         differences.append(np.abs(sample_float(executor, request) - sample_float(served, request)).ravel() * 127.5)
     levels = np.concatenate(differences)
     measured = {"mean_levels": float(levels.mean()), "max_levels": float(levels.max()), "share_over_2_levels": float((levels > 2).mean())}

@@ -29,6 +29,7 @@ SR_FACTOR = "SR_FACTOR"
 FRAMES = "FRAMES"
 WALK_STRENGTH = "WALK_STRENGTH"
 ANCHOR = "ANCHOR"
+UPSCALE = "UPSCALE"
 IMAGES = "IMAGES"
 
 
@@ -59,6 +60,7 @@ INPUTS = (
     TensorSpec(FRAMES, "TYPE_INT32", np.int32, (1,), False, "frames", "animate: number of frames (default 30)"),
     TensorSpec(WALK_STRENGTH, "TYPE_FP32", np.float32, (1,), False, "walk_strength", "animate: share of fresh noise per frame (default 0.1)"),
     TensorSpec(ANCHOR, "TYPE_FP32", np.float32, (1,), False, "anchor", "animate: pull towards the reconstruction per frame (default 0.1)"),
+    TensorSpec(UPSCALE, "TYPE_INT32", np.int32, (1,), False, "upscale", "sample/animate/style: 2 or 4 runs the learned upsampler on size / UPSCALE (default 1)"),
 )
 OUTPUTS = (TensorSpec(IMAGES, "TYPE_UINT8", np.uint8, (-1, -1, -1, 3), True, "", "N x H x W x 3 RGB images (frames for animate)"),)
 INPUTS_BY_NAME = {spec.name: spec for spec in INPUTS}

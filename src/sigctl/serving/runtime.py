@@ -184,6 +184,9 @@ class ModelRuntime(Executor):
         named = {"previous": state, "noise": noise}
         return self.engine.run(graph, tuple(_engine_input(named[name]) for name in graph.inputs))
 
+    def upsample(self, state):
+        return self.engine.run(self.spec.upsampler_graph(), (_engine_input(state),))
+
     def state_to_rgb(self, state) -> np.ndarray:
         if self._to_rgb is None:
             return self.to_host(state)

@@ -33,6 +33,7 @@ from sigctl.training.stage_loop import LOG_POINTS_PER_STAGE, TrainingObserver, r
 log = logging.getLogger(__name__)
 
 RUN_INFO = "run.json"  # image provenance, written at the start of a run
+HIGH_RESOLUTION = "high_resolution.png"  # the source above the training size, where the recipe trains on one (beside RUN_INFO)
 
 __all__ = ["LOG_POINTS_PER_STAGE", "TrainingObserver", "prepare_reference", "resolve_device", "resume", "stage_seed", "train", "training_context"]
 
@@ -66,14 +67,26 @@ def prepare_reference(image_path: Path, settings: TrainSettings) -> tuple[np.nda
     return reference, info
 
 
+def prepare_high_resolution(image_path: Path, settings: TrainSettings, image_info: ImageInfo) -> np.ndarray | None:
+    """The source image at ``settings.high_resolution_size`` (HxWx3 uint8), or None where the recipe needs none."""
+    size = settings.high_resolution_size(image_info.source_height, image_info.source_width)
+    if size is None:
+        return None
+    rgb, _ = load_rgb_shrunk(image_path, shrink_to=max(size))
+    return to_uint8(resize(to_network(rgb), *size))
+
+
 def train(image_path: Path, run_dir: Path, settings: TrainSettings, observer: TrainingObserver | None = None) -> Manifest:
     """Train a new pyramid on ``image_path`` into ``run_dir`` (which must be new or empty)."""
     run_dir = Path(run_dir)
     check_new_run_dir(run_dir)
     reference, image_info = prepare_reference(image_path, settings)
+    high_resolution = prepare_high_resolution(image_path, settings, image_info)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_png(run_dir / files.REFERENCE, reference)
     files.write_json_atomic(run_dir / files.SETTINGS, settings.model_dump(mode="json"))
+    if high_resolution is not None:  # kept with the checkpoints: a resumed run trains on the same pixels
+        save_png(run_dir / files.CHECKPOINTS / HIGH_RESOLUTION, high_resolution)
     files.write_json_atomic(run_dir / files.CHECKPOINTS / RUN_INFO, image_info.model_dump(mode="json"))
     return _run(run_dir, settings, image_info, reference, None, observer or TrainingObserver())
 
@@ -112,13 +125,17 @@ def check_new_run_dir(run_dir: Path) -> None:
         raise RunStateError(f"{run_dir} exists and is not empty; choose another --out")
 
 
-def training_context(settings: TrainSettings, reference: np.ndarray, layout: PyramidLayout, device: torch.device) -> TrainingContext:
-    """What a recipe trains from: the planned layout and the real image at every scale (1x3xHxW in [-1, 1])."""
+def training_context(
+    settings: TrainSettings, reference: np.ndarray, layout: PyramidLayout, device: torch.device, high_resolution: np.ndarray | None = None
+) -> TrainingContext:
+    """What a recipe trains from: the planned layout, the real image at every scale (1x3xHxW in [-1, 1])
+    and, where given, the source above the training size (HxWx3 uint8, ``prepare_high_resolution``)."""
     network_reference = to_network(reference)
     # Contiguous: at equal size resize returns its input's layout, which differs between a fresh run
     # (decoded image) and a resumed one (reference.png), and layout-sensitive kernels would then differ.
     reals = [torch.from_numpy(np.ascontiguousarray(resize(network_reference, h, w)))[None].to(device) for h, w in layout.sizes]
-    return TrainingContext(settings=settings, layout=layout, reals=reals, device=device)
+    high = None if high_resolution is None else torch.from_numpy(np.ascontiguousarray(to_network(high_resolution)))[None].to(device)
+    return TrainingContext(settings=settings, layout=layout, reals=reals, device=device, high_resolution=high)
 
 
 def _run(
@@ -130,7 +147,15 @@ def _run(
     layout = settings.plan_pyramid(image_info.source_height, image_info.source_width)
     if layout.finest_size != reference.shape[:2]:
         raise RunStateError(f"{run_dir}: its reference image is {reference.shape[0]}x{reference.shape[1]}, not the planned {layout.finest_size}")
-    recipe = make_recipe(training_context(settings, reference, layout, device))
+    high_resolution_path = run_dir / files.CHECKPOINTS / HIGH_RESOLUTION
+    if settings.high_resolution_size(image_info.source_height, image_info.source_width) is not None and not high_resolution_path.exists():
+        raise RunStateError(
+            f"{high_resolution_path} is missing (the source image above the training size this run trains its upsampler on, "
+            f"or the run was started by an older sigctl); start a new run with 'sigctl train IMAGE'"
+        )
+    # Read back from the file in fresh and resumed runs alike (PNG keeps uint8 pixels exactly).
+    high_resolution = load_rgb(high_resolution_path, max_pixels=MAX_TRAINING_PIXELS) if high_resolution_path.exists() else None
+    recipe = make_recipe(training_context(settings, reference, layout, device, high_resolution))
     result = run_stages(
         recipe, run_dir, checkpoint, observer, seed=settings.seed, checkpoint_interval_seconds=settings.checkpoint_interval_seconds,
         precision=effective_precision(settings.precision, device),

@@ -56,6 +56,11 @@ class GenerativeModel(nn.Module, ABC):
         """The image in [-1, 1] from the last state (identity where the state is the image)."""
         return state
 
+    def upsample(self, image: torch.Tensor) -> torch.Tensor:
+        """The learned x2 upsampler (models whose spec lists an ``upsampler`` graph); requests refuse
+        an upscale for the others before any work, so reaching this is a bug."""
+        raise NotImplementedError(f"the {self.model_class} model has no learned upsampler")
+
     @abstractmethod
     def reconstruction_input(self) -> torch.Tensor:
         """1 x C x h0 x w0: what the reconstruction path feeds the first stage."""

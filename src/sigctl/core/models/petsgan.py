@@ -7,6 +7,10 @@ patch prior, and a learned 8x restoration, as three stages of the model interfac
   training image's low-resolution copy and its mirror);
 - stage 2: the transferred image -> the restoration network's 8x image.
 
+With its upsampler (``upsampler_channels`` > 0; artifacts from before it have none), a fourth
+graph doubles the final image: high-resolution requests (UPSCALE 2 or 4) generate at the output
+size / UPSCALE and run it once or twice (the paper's 1024 px from a 256 px model).
+
 The state between stages is the RGB image itself (no to-RGB graph). Stages 1 and 2 take a
 1-channel noise too, only for its size: each returns its image resized to that size (an identity
 at the planned sizes), so any output size maps to stage sizes as for every model (``ceil(side / 8)``
@@ -24,7 +28,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from sigctl.core.model import GRAPH_FIRST_STAGE, GRAPH_STAGE, GraphSpec, ModelSpec, NoiseSpec
+from sigctl.core.model import GRAPH_FIRST_STAGE, GRAPH_STAGE, GRAPH_UPSAMPLER, UPSAMPLER_FACTOR, GraphSpec, ModelSpec, NoiseSpec
 from sigctl.core.models.base import ExportGraph, GenerativeModel
 from sigctl.core.models.petsgan_networks import PriorGenerator, Restoration, Similarity, patch_transfer
 from sigctl.core.requests import MODE_ANIMATE, MODE_RECONSTRUCT, MODE_SAMPLE, MODE_STYLE
@@ -55,6 +59,8 @@ class PetsGANConfig(BaseModel):
     restoration_channels: int = Field(64, ge=1, description="Channels of the restoration network.")
     restoration_blocks: int = Field(4, ge=0, description="Conv blocks of the restoration network before its three x2 PixelShuffles.")
     restoration_residual: bool = Field(True, description="Restoration adds its learned detail to a bilinear upsampling (a departure; README).")
+    upsampler_channels: int = Field(0, ge=0, description="Channels of the learned x2 upsampler (0: none, as in artifacts trained before it).")
+    upsampler_blocks: int = Field(2, ge=0, description="Conv blocks of the upsampler before its x2 PixelShuffle.")
 
 
 class PetsGANModel(GenerativeModel):
@@ -68,6 +74,8 @@ class PetsGANModel(GenerativeModel):
         self._config = config
         self.generator = PriorGenerator(config.generator_channels, config.generator_hidden)
         self.restoration = Restoration(config.restoration_channels, config.restoration_blocks, config.restoration_residual)
+        # Residual like the restoration: bilinear x2 + learned detail (a blur, never grey, before it is trained).
+        self.upsampler = Restoration(config.upsampler_channels, config.upsampler_blocks, True, doublings=1) if config.upsampler_channels else None
         (low_h, low_w) = config.sizes[0]
         k = config.patch_size
         count = 2 * max(0, low_h - k + 1) * max(0, low_w - k + 1)
@@ -102,6 +110,8 @@ class PetsGANModel(GenerativeModel):
             GraphSpec("stage_01", GRAPH_STAGE, 1, ("previous", "noise"), ("state",)),
             GraphSpec("stage_02", GRAPH_STAGE, 2, ("previous", "noise"), ("state",)),
         )
+        if self.upsampler is not None:
+            graphs += (GraphSpec("upsampler", GRAPH_UPSAMPLER, None, ("image",), ("upscaled",)),)
         return ModelSpec(
             model_class=self.model_class,
             recipe=recipe or self.model_class,
@@ -119,6 +129,7 @@ class PetsGANModel(GenerativeModel):
                 "patch_size": self._config.patch_size,
                 "similarity": self._config.similarity,
                 "reference_patches": int(self.reference.shape[0]),
+                "upsampler": f"learned x{UPSAMPLER_FACTOR}" if self.upsampler is not None else "none",
                 "parameters": sum(p.numel() for p in self.parameters()),
             },
         )
@@ -132,6 +143,11 @@ class PetsGANModel(GenerativeModel):
     def reconstruction_input(self) -> torch.Tensor:
         return self.reconstruction_noise
 
+    def upsample(self, image: torch.Tensor) -> torch.Tensor:
+        if self.upsampler is None:
+            return super().upsample(image)
+        return self.upsampler(image)
+
     def export_graphs(self) -> list[ExportGraph]:
         sizes = self.layout.sizes
         batch = {0: "batch", 2: "height", 3: "width"}
@@ -143,6 +159,10 @@ class PetsGANModel(GenerativeModel):
             inputs = (previous, torch.zeros(1, 1, *sizes[stage]))
             axes = {"previous": previous_axes, "noise": batch, "state": batch}
             graphs.append(ExportGraph(self.spec().graphs[stage], _Stage(self, stage), inputs, axes))
+        if self.upsampler is not None:
+            upscaled_axes = {0: "batch", 2: "upscaled_height", 3: "upscaled_width"}
+            inputs = (torch.zeros(1, 3, *sizes[-1]),)
+            graphs.append(ExportGraph(self.spec().graphs[3], self.upsampler, inputs, {"image": batch, "upscaled": upscaled_axes}))
         return graphs
 
 

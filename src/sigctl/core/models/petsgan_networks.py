@@ -8,7 +8,8 @@
 - ``patch_transfer``: the internal prior's nearest-patch transfer against stored reference patches
   (similarity by one matrix product, argmax, gather, fold back averaging the overlaps), written with
   K x K shifted slices so it exports to ONNX opset 17 (no Im2Col/Col2Im);
-- ``Restoration``: the 8x upscaler (conv blocks, then 3 x (conv, PixelShuffle x2));
+- ``Restoration``: the 8x upscaler (conv blocks, then 3 x (conv, PixelShuffle x2)); with one
+  doubling it is also the learned x2 upsampler of high-resolution requests;
 - ``MultiScaleDiscriminator``: a head, then branches of dilation 1, 2, 3 whose maps are summed.
 """
 
@@ -124,18 +125,20 @@ class Restoration(nn.Module):
 
     ``residual``: output = clamp(bilinear 8x upsampling of the input + net(x), -1, 1), a departure
     that lets a short CPU run start from a blurred image instead of grey; off: tanh(net(x)), the
-    code's plain network.
+    code's plain network. ``doublings``: how many x2 PixelShuffle stages (3: the restoration's 8x;
+    1: the high-resolution upsampler, applied once for 2x and twice for 4x).
     """
 
-    FACTOR = 8
+    FACTOR = 8  # the restoration's factor (three doublings)
 
-    def __init__(self, channels: int = 64, blocks: int = 4, residual: bool = True):
+    def __init__(self, channels: int = 64, blocks: int = 4, residual: bool = True, doublings: int = 3):
         super().__init__()
         self.residual = residual
+        self.factor = 2**doublings
         layers: list[nn.Module] = [nn.Conv2d(3, channels, 3, padding=1), nn.ReLU()]
         for _ in range(blocks):
             layers += [nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU()]
-        for _ in range(3):
+        for _ in range(doublings):
             layers += [nn.Conv2d(channels, 4 * channels, 3, padding=1), nn.PixelShuffle(2), nn.ReLU()]
         layers.append(nn.Conv2d(channels, 3, 3, padding=1))
         self.body = nn.Sequential(*layers)
@@ -143,7 +146,7 @@ class Restoration(nn.Module):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         out = self.body(image)
         if self.residual:
-            up = F.interpolate(image, scale_factor=float(self.FACTOR), mode="bilinear", align_corners=False)
+            up = F.interpolate(image, scale_factor=float(self.factor), mode="bilinear", align_corners=False)
             return torch.clamp(up + out, -1.0, 1.0)
         return torch.tanh(out)
 

@@ -31,6 +31,9 @@ class TrainingContext:
     layout: PyramidLayout  # the stage sizes planned for the training image
     reals: list[torch.Tensor]  # the real image at each stage, 1x3xHxW in [-1, 1]
     device: torch.device
+    # The source image above the training size, 1x3xHxW in [-1, 1], where the settings ask for one
+    # (``high_resolution_size``: PetsGAN's upsampler targets) and the source is larger; else None.
+    high_resolution: torch.Tensor | None = None
 
 
 class Recipe(ABC):

@@ -12,6 +12,10 @@
 - phase 2, ``joint``: generator -> differentiable patch transfer -> restoration against one
   multi-scale discriminator, hinge loss with NO gradient penalty, + 100 x the restoration L1 of
   phase 1 (both networks train).
+- phase 3, ``upsampler`` (when ``optimizer.upsampler_iterations`` > 0): the learned x2 upsampler
+  of high-resolution requests alone, L1 between it on half-size crops and the crops
+  (``petsgan_upsampler``: the source above the training size where there is one, else the training
+  image itself), as the paper trains its 4x DIPNet by reconstruction loss only.
 
 Every phase keeps its own networks, Adams, lr schedules (x0.1 at 80 %), noise draws and torch's
 random state in ``state_dict``, so a run resumes bit-identically inside any phase. All noise is the
@@ -33,14 +37,16 @@ from sigctl.core.models.petsgan import PetsGANConfig, PetsGANModel
 from sigctl.core.models.petsgan_networks import GlobalDiscriminator, MultiScaleDiscriminator, reference_patches
 from sigctl.core.scales import PyramidLayout
 from sigctl.core.stages import unit_noise
+from sigctl.errors import RunStateError
 from sigctl.training import losses
 from sigctl.training.noise import TrainingNoise, training_noise_seed
 from sigctl.training.petsgan_external import external_prior
 from sigctl.training.petsgan_prior import internal_prior
+from sigctl.training.petsgan_upsampler import random_pairs, upsampler_levels
 from sigctl.training.recipes.base import Recipe, TrainingContext
 from sigctl.training.rng import restore_rng_state, rng_state
 
-PHASES = ("generator", "restoration", "joint")
+PHASES = ("generator", "restoration", "joint", "upsampler")  # the last only with optimizer.upsampler_iterations > 0
 RECONSTRUCTION_STREAM = 1_000_000  # the training-noise "stage" z_rec is drawn from: one no run reaches
 EXTERNAL_PRIOR_STREAM = 1_000_001  # the stream of the external prior's latent draws
 _NOISE = NoiseSpec(1)
@@ -51,12 +57,15 @@ class PetsGANRecipe(Recipe):
         super().__init__(context)
         self.phase: int | None = None
         self.prior: torch.Tensor | None = None  # the generator phase's prior data
+        self.upsampler_levels = None  # the upsampler phase's (input, target) images
         self.prior_gan = losses.WGANGP(self.settings.loss.prior_gradient_penalty_weight)
         self.hinge = losses.Hinge()
 
     @classmethod
     def model_config(cls, settings: PetsGANSettings, layout: PyramidLayout) -> PetsGANConfig:
         values = settings.network.model_dump(exclude={"discriminator_channels"})
+        if settings.optimizer.upsampler_iterations == 0:
+            values["upsampler_channels"] = 0  # no upsampler: the model (and its artifact) as before the phase existed
         return PetsGANConfig(sizes=list(layout.sizes), **values)
 
     @classmethod
@@ -79,10 +88,11 @@ class PetsGANRecipe(Recipe):
         return self.context.reals[-1]
 
     def num_stages(self) -> int:
-        return len(PHASES)
+        return len(PHASES) if self.settings.optimizer.upsampler_iterations else len(PHASES) - 1
 
     def iterations(self, stage: int) -> int:
-        return self.settings.optimizer.iterations_per_phase
+        opt = self.settings.optimizer
+        return opt.upsampler_iterations if PHASES[stage] == "upsampler" else opt.iterations_per_phase
 
     # -- a phase --------------------------------------------------------------------------------------
 
@@ -104,7 +114,7 @@ class PetsGANRecipe(Recipe):
         return external_prior(self.low_real, self.real, generator, external, loss.warp_strength, seed)
 
     def _build_phase(self, stage: int) -> None:
-        """The phase's critic (none in the restoration phase), Adams over what it trains, lr schedules."""
+        """The phase's critic (none in the restoration and upsampler phases), Adams over what it trains, lr schedules."""
         opt, network, device = self.settings.optimizer, self.settings.network, self.context.device
         self.phase = stage
         self.noise = TrainingNoise(self.settings.seed, stage, device)
@@ -113,14 +123,20 @@ class PetsGANRecipe(Recipe):
             self.discriminator = GlobalDiscriminator(network.discriminator_channels, self.context.layout.sizes[0]).to(device)
         elif PHASES[stage] == "joint":
             self.discriminator = MultiScaleDiscriminator(network.discriminator_channels).to(device)
-        trained = {"generator": [self.model.generator], "restoration": [self.model.restoration], "joint": [self.model.generator, self.model.restoration]}[PHASES[stage]]
+        elif PHASES[stage] == "upsampler":
+            detail = self.context.high_resolution if self.context.high_resolution is not None else self.real
+            self.upsampler_levels = upsampler_levels(detail, self.context.layout.finest_size, device)
+        trained = {
+            "generator": [self.model.generator], "restoration": [self.model.restoration],
+            "joint": [self.model.generator, self.model.restoration], "upsampler": [self.model.upsampler],
+        }[PHASES[stage]]
         self.model.requires_grad_(False)
         for module in trained:
             module.requires_grad_(True)
         self.optimizers = [torch.optim.Adam([p for m in trained for p in m.parameters()], lr=opt.generator_lr, betas=opt.betas)]
         if self.discriminator is not None:
             self.optimizers.append(torch.optim.Adam(self.discriminator.parameters(), lr=opt.discriminator_lr, betas=opt.betas))
-        milestone = [max(1, int(opt.iterations_per_phase * opt.lr_decay_at))]
+        milestone = [max(1, int(self.iterations(stage) * opt.lr_decay_at))]
         self.schedulers = [torch.optim.lr_scheduler.MultiStepLR(o, milestone, gamma=opt.lr_decay_factor) for o in self.optimizers]
 
     def draw_noise(self) -> torch.Tensor:
@@ -130,7 +146,8 @@ class PetsGANRecipe(Recipe):
         return torch.from_numpy(np.stack(draws)).to(self.context.device)
 
     def step(self, iteration: int) -> dict[str, torch.Tensor]:
-        logged = {"generator": self._generator_step, "restoration": self._restoration_step, "joint": self._joint_step}[PHASES[self.phase]]()
+        steps = {"generator": self._generator_step, "restoration": self._restoration_step, "joint": self._joint_step, "upsampler": self._upsampler_step}
+        logged = steps[PHASES[self.phase]]()
         for scheduler in self.schedulers:
             scheduler.step()
         return logged
@@ -191,9 +208,17 @@ class PetsGANRecipe(Recipe):
 
         return self._gan_steps(self.hinge, self.real, fake_of, lambda fake: {"restoration": weight * self.restoration_loss()})
 
+    def _upsampler_step(self) -> dict[str, torch.Tensor]:
+        """L1 between the upsampled half-size crops and the crops: the paper's reconstruction loss alone."""
+        low, target = random_pairs(self.upsampler_levels, self.settings.optimizer.batch_size, self.settings.size.upsampler_crop)
+        loss = F.l1_loss(self.model.upsampler(low), target)
+        self._update(self.optimizers[0], loss)
+        return {"upsampler": loss.detach()}
+
     def end_stage(self) -> None:
         self.model.requires_grad_(False)
         self.phase, self.discriminator, self.optimizers, self.schedulers, self.prior = None, None, [], [], None
+        self.upsampler_levels = None
 
     # -- resume ---------------------------------------------------------------------------------------
 
@@ -212,6 +237,11 @@ class PetsGANRecipe(Recipe):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         model = PetsGANModel(self.model_config(self.settings, self.context.layout))
+        if model.upsampler is not None and not any(key.startswith("upsampler.") for key in state["model"]):
+            raise RunStateError(
+                "this run was started before PetsGAN's upsampler phase existed (its checkpoint has no upsampler): set "
+                "optimizer.upsampler_iterations to 0 in its settings.json to resume it without one, or start a new run"
+            )
         model.load_state_dict(state["model"], strict=True)
         self.model = model.to(self.context.device)
         self.phase = None
