@@ -138,8 +138,9 @@ def _admission_failed(error: InferenceServerException, model: str, url: str) -> 
 
 
 def _gave_up(error: InferenceServerException, model: str, url: str) -> ServerRequestError:
-    return ServerRequestError(f"model {model!r} at {url} was unloaded again before each of {ADMISSION_TRIES} requests "
-                              f"(the server holds fewer models than its clients use at once; raise --max-loaded): {error.message()}",
+    return ServerRequestError(f"model {model!r} at {url} was still not loaded after {ADMISSION_TRIES} loads on demand (other clients' "
+                              f"requests may unload it each time: the server holds fewer models than are used at once; raise its --max-loaded): "
+                              f"{error.message()}",
                               str(error.status() or ""))
 
 
