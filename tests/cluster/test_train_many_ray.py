@@ -11,7 +11,7 @@ import pytest
 from ray.cluster_utils import Cluster
 
 from sigctl.cluster.runner import LOCK
-from sigctl.cluster.worker import run_state
+from sigctl.cluster.worker import run_state, train_item
 from tests.cluster.helpers import (IMAGE_NAMES, alive, check_artifacts, children, command, environment, lines, position, run, snapshot, wait_for,
                                    write_job)
 
@@ -110,13 +110,13 @@ def _cluster_processes(ray_cluster) -> list[int]:
 
 
 def _training_workers(ray_cluster) -> list[int]:
-    """Processes of this cluster that are running a task (Ray titles its workers ray::FUNCTION, ray::IDLE when idle)."""
+    """Workers of this cluster running a training task (Ray titles a worker ray::FUNCTION while it runs one)."""
     busy = []
     for pid in _cluster_processes(ray_cluster):
         try:
             title = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if title.startswith(b"ray::") and not title.startswith(b"ray::IDLE"):
+        if title.startswith(f"ray::{train_item.__name__}".encode()):
             busy.append(pid)
     return busy

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 STUB_NAME = "triton_python_backend_stub"
@@ -32,10 +33,18 @@ def stub_counts(server_pid: int) -> dict[str, int]:
         except OSError:
             continue
         if len(arguments) > 1 and arguments[0].endswith(STUB_NAME.encode()):
-            # The stub's first argument is VERSION/model.py under the model's folder.
-            model = Path(arguments[1].decode(errors="replace")).parent.parent.name
+            model = _model_of(arguments)
             counts[model] = counts.get(model, 0) + 1
     return counts
+
+
+def _model_of(arguments: list[bytes]) -> str:
+    """The model a stub serves: its instance name (argument 8) is MODEL_GROUP_INSTANCE for the unnamed
+    instance groups sigctl writes; VERSION/model.py's folder (argument 1) is a download folder for a
+    repository on S3, so it is only the fallback."""
+    if len(arguments) > 8 and (match := re.fullmatch(r"(.+)_\d+_\d+", arguments[8].decode(errors="replace"))):
+        return match.group(1)
+    return Path(arguments[1].decode(errors="replace")).parent.parent.name
 
 
 def stub_pids_with_prefix(prefix: str) -> list[int]:

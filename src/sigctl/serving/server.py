@@ -2,7 +2,8 @@
 
 The wheel ships ``tritonserver`` with the python backend; the stub for this Python is copied,
 with the backend library, into a private backend folder. Models are loaded in explicit
-model-control mode so a model whose stub process died can be unloaded and loaded again.
+model-control mode so a model whose stub process died can be unloaded and loaded again, and so
+that under ``max_loaded`` only some are loaded (the others on demand, see ``admission``).
 """
 
 from __future__ import annotations
@@ -338,6 +339,10 @@ class TritonServer:
         healthy"), Triton 2.51 never finishes unloading that version: it stays UNLOADING for good
         and holds the server's shutdown for its whole exit timeout. The reload still works; the
         stuck version is counted so that ``stop`` does not wait for it.
+
+        Under ``max_loaded`` models come and go on demand: one is healed only if it was READY both
+        before and after its processes were counted (one being loaded or unloaded meanwhile is not
+        dead), and it is loaded again through the admission model, which keeps the limit.
         """
         healed = []
         before = self.model_states()
