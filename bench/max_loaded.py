@@ -91,6 +91,19 @@ def _load_times(server: TritonServer, models: list[str]) -> float:
     return statistics.median(times)
 
 
+def shared_process_costs(repository: Path, models: list[str]) -> dict:
+    """What one shared process would pay per pyramid instead: a ModelRuntime (its ONNX sessions) built
+    in this process, timed, and the RSS it adds; the same runtime each stub builds at load."""
+    from sigctl.serving.runtime import ModelRuntime
+
+    runtimes, times, before = [], [], rss_mib(os.getpid())
+    for name in models:
+        started = time.perf_counter()
+        runtimes.append(ModelRuntime(repository / name / "1"))
+        times.append(time.perf_counter() - started)
+    return {"runtime_load_s": statistics.median(times), "runtime_rss_mib": (rss_mib(os.getpid()) - before) / len(models)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=6)
@@ -112,6 +125,7 @@ def main() -> None:
         for name in models:
             export_artifact(run, root / "repository", name=name, formats=("onnx",))
         rows = [serve(root / "repository", models, None, args.rounds), serve(root / "repository", models, args.max_loaded, args.rounds)]
+        shared = shared_process_costs(root / "repository", models)
     baseline = rows[0]["requests_per_s"]
     table = Table(title=f"{args.models} tiny pyramids, {args.rounds} shuffled rounds of 1-sample requests, {os.cpu_count()} cores")
     for column in ("loaded", "startup s", "RSS/stub MiB", "all stubs MiB", "tritonserver MiB", "load on demand s", "requests/s", "vs all loaded"):
@@ -121,12 +135,15 @@ def main() -> None:
         on_demand = f"{row['load_on_demand_s']:.2f}" if "load_on_demand_s" in row else "-"
         table.add_row(loaded, f"{row['startup_s']:.1f}", f"{row['stub_rss_mib']:.0f}", f"{row['stubs_total_mib']:.0f}", f"{row['tritonserver_mib']:.0f}",
                       on_demand, f"{row['requests_per_s']:.2f}", f"{row['requests_per_s'] / baseline:.2f}x")
-    Console().print(table)
+    console = Console(width=160)  # the table is wider than a default terminal
+    console.print(table)
     if rows[1]["admission_rss_mib"]:
-        Console().print(f"the admission model's own stub: {rows[1]['admission_rss_mib']:.0f} MiB")
+        console.print(f"the admission model's own stub: {rows[1]['admission_rss_mib']:.0f} MiB")
+    console.print(f"one shared process instead: a pyramid's runtime loads in {shared['runtime_load_s'] * 1000:.0f} ms (median) "
+                  f"and adds {shared['runtime_rss_mib']:.1f} MiB RSS")
     results = Path(__file__).resolve().parent / "results"
     results.mkdir(exist_ok=True)
-    (results / "max_loaded.json").write_text(json.dumps({"models": args.models, "rounds": args.rounds, "rows": rows}, indent=2))
+    (results / "max_loaded.json").write_text(json.dumps({"models": args.models, "rounds": args.rounds, "rows": rows, "shared_process": shared}, indent=2))
 
 
 if __name__ == "__main__":
