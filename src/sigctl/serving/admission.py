@@ -164,7 +164,7 @@ class Admission:
         if states[model] == "READY":
             # Its stub died (before the watchdog saw it): unload the dead version, then load it again.
             log.warning("model %s lost its backend process; reloading it", model)
-            self.repository.unload(model)
+            self._unload(model)
         holding = ({name for name, state in states.items() if state in ("READY", "LOADING")} | set(processes)) - {model, ADMISSION_MODEL}
         last_used = self.repository.last_inference()
         # Just admitted but not yet asked: as recent as its admission, so two clients do not evict each other's model.
@@ -172,16 +172,19 @@ class Admission:
         victims = least_recently_used(sorted(holding), recent, len(holding) - self.max_loaded + 1)
         for victim in victims:
             log.info("unloading %s (least recently used) to load %s", victim, model)
-            try:
-                self.repository.unload(victim)
-            except AdmissionError as error:  # the watchdog may be unloading it too; the wait below decides
-                log.warning("unload of %s: %s", victim, error)
+            self._unload(victim)
         self._wait_unloaded({*victims, model})
         self.repository.load(model)
         self.admitted_at[model] = time.time()
         if not self.repository.ready(model):
             raise AdmissionError(f"model {model!r} did not load (state {self.states().get(model) or 'unknown'}); see the server log")
         return "READY"
+
+    def _unload(self, model: str) -> None:
+        try:
+            self.repository.unload(model)
+        except AdmissionError as error:  # the watchdog may be unloading it too; _wait_unloaded decides
+            log.warning("unload of %s: %s", model, error)
 
     def _wait_unloaded(self, models: set[str]) -> None:
         """Triton's unload returns before the model's process ends: wait until it has.
