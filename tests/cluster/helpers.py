@@ -14,6 +14,7 @@ import yaml
 
 from sigctl import artifact
 from sigctl.artifact import files
+from sigctl.serving.processes import children
 from tests.conftest import IMAGES
 
 IMAGE_NAMES = ("balloons", "cows", "stone")
@@ -73,13 +74,6 @@ def check_artifacts(output: Path, count: int) -> None:
 def snapshot(output: Path) -> dict[str, int]:
     """Every file under the output with its modification time (a run that does nothing keeps them all)."""
     return {str(p.relative_to(output)): p.stat().st_mtime_ns for p in output.rglob("*") if p.is_file() and p.name != "train-many.lock"}
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
-    return found
 
 
 def trainer_pid(pid: int) -> int | None:

@@ -172,7 +172,7 @@ def test_peak_memory_does_not_grow_with_the_number_of_images(tiny_run):
 
 
 def _stub_pid(server, model: str) -> int:
-    from sigctl.serving.server import _children
+    from sigctl.serving.processes import children as _children
 
     for pid in _children(server.process.pid):
         arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")

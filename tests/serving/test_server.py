@@ -197,7 +197,7 @@ def test_clean_shutdown_leaves_no_processes_or_shared_memory(exported):
 
 
 def _stub_pids(server):
-    from sigctl.serving.server import _children
+    from sigctl.serving.processes import children as _children
 
     return [pid for pid in _children(server.process.pid) if b"triton_python_backend_stub" in Path(f"/proc/{pid}/cmdline").read_bytes()]
 

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +22,14 @@ from sigctl.core.requests import UPSCALES, RequestLimits
 from sigctl.errors import ArtifactError, SigctlError
 from sigctl.serving.spec import ServedSpec
 from sigctl.serving import contract
+from sigctl.serving.admission import ADMISSION_MODEL, admission_inputs
+
+# Loads on demand (``sigctl serve --max-loaded``) per request: another client's admission can unload
+# the model between its load and this request's arrival; past this many the error is given up.
+ADMISSION_TRIES = 5
+ADMISSION_BACKOFF_S = 0.2  # doubled after each try
+# Triton's words for a model that is not loaded (explicit model control) or whose process died.
+_NOT_LOADED = ("unknown model", "is not found", "not at ready state", "no available versions", "is not healthy")
 
 
 class ServerRequestError(SigctlError):
@@ -115,7 +125,28 @@ def _infer_inputs(module, tensors: dict[str, np.ndarray]) -> list:
 
 
 def _ready_models(index: dict) -> list[str]:
-    return sorted(m["name"] for m in index.get("models", []) if m.get("state") == "READY")
+    """The ready models; on a server that loads on demand, every pyramid in its repository."""
+    models = index.get("models", [])
+    if any(m["name"] == ADMISSION_MODEL for m in models):
+        return sorted({m["name"] for m in models} - {ADMISSION_MODEL})
+    return sorted(m["name"] for m in models if m.get("state") == "READY")
+
+
+def _not_loaded(error: InferenceServerException) -> bool:
+    return any(words in (error.message() or "") for words in _NOT_LOADED)
+
+
+def _admission_failed(error: InferenceServerException, model: str, url: str) -> ServerRequestError:
+    if str(error.status() or "").endswith("NOT_FOUND"):
+        return ServerRequestError(error.message() or f"model {model!r} is not in the repository at {url}", str(error.status()))
+    return _wrap(error, f"the server at {url} could not load model {model!r} on demand", url)
+
+
+def _gave_up(error: InferenceServerException, model: str, url: str) -> ServerRequestError:
+    return ServerRequestError(f"model {model!r} at {url} was still not loaded after {ADMISSION_TRIES} loads on demand (other clients' "
+                              f"requests may unload it each time: the server holds fewer models than are used at once; raise its --max-loaded): "
+                              f"{error.message()}",
+                              str(error.status() or ""))
 
 
 def _pick_model(ready: list[str], url: str) -> str:
@@ -134,6 +165,7 @@ class SigClient:
         self.timeout_s = timeout_s
         self._client = grpcclient.InferenceServerClient(url)
         self._model = model
+        self._loads_on_demand: bool | None = None
 
     def __enter__(self) -> "SigClient":
         return self
@@ -161,18 +193,46 @@ class SigClient:
     def info(self) -> ModelInfo:
         """What the model is and accepts, from the spec its config publishes."""
         try:
-            config = self._client.get_model_config(self.model, as_json=True)["config"]
+            config = self._loaded(lambda: self._client.get_model_config(self.model, as_json=True))["config"]
         except InferenceServerException as error:
             raise _wrap(error, f"cannot read the config of model {self.model!r} at {self.url}", self.url) from None
         return ModelInfo.from_config(config)
 
     def infer(self, tensors: dict[str, np.ndarray]) -> np.ndarray:
         """Send raw contract tensors; returns the IMAGES output."""
+        inputs = _infer_inputs(grpcclient, tensors)
         try:
-            result = self._client.infer(self.model, _infer_inputs(grpcclient, tensors), client_timeout=self.timeout_s)
+            result = self._loaded(lambda: self._client.infer(self.model, inputs, client_timeout=self.timeout_s))
         except InferenceServerException as error:
             raise _wrap(error, f"model {self.model!r} at {self.url} refused the request", self.url, self.timeout_s) from None
         return result.as_numpy(contract.IMAGES)
+
+    def _loaded(self, call):
+        """``call()``; where it failed for a model not loaded and the server loads on demand, load it and retry."""
+        for attempt in range(ADMISSION_TRIES):
+            try:
+                return call()
+            except InferenceServerException as error:
+                if not _not_loaded(error) or not self._server_loads_on_demand():
+                    raise
+                if attempt == ADMISSION_TRIES - 1:
+                    raise _gave_up(error, self.model, self.url) from None
+            time.sleep(ADMISSION_BACKOFF_S * (2 ** attempt) if attempt else 0)
+            self._admit()
+
+    def _admit(self) -> None:
+        try:
+            self._client.infer(ADMISSION_MODEL, admission_inputs(grpcclient, self.model), client_timeout=self.timeout_s)
+        except InferenceServerException as error:
+            raise _admission_failed(error, self.model, self.url) from None
+
+    def _server_loads_on_demand(self) -> bool:
+        if self._loads_on_demand is None:
+            try:
+                self._loads_on_demand = self._client.is_model_ready(ADMISSION_MODEL)
+            except InferenceServerException:
+                self._loads_on_demand = False
+        return self._loads_on_demand
 
     def run(self, request: Request) -> np.ndarray:
         """Any request (``sigctl.core.operations.Request``): NxHxWx3 uint8 images, or frames."""
@@ -222,6 +282,7 @@ class AsyncSigClient:
         self.timeout_s = timeout_s
         self._client = aioclient.InferenceServerClient(url)
         self._model = model
+        self._loads_on_demand: bool | None = None
 
     async def __aenter__(self) -> "AsyncSigClient":
         return self
@@ -247,18 +308,43 @@ class AsyncSigClient:
     async def info(self) -> ModelInfo:
         model = await self.model()
         try:
-            config = (await self._client.get_model_config(model, as_json=True))["config"]
+            config = (await self._loaded(model, lambda: self._client.get_model_config(model, as_json=True)))["config"]
         except InferenceServerException as error:
             raise _wrap(error, f"cannot read the config of model {model!r} at {self.url}", self.url) from None
         return ModelInfo.from_config(config)
 
     async def infer(self, tensors: dict[str, np.ndarray]) -> np.ndarray:
         model = await self.model()
+        inputs = _infer_inputs(aioclient, tensors)
         try:
-            result = await self._client.infer(model, _infer_inputs(aioclient, tensors), client_timeout=self.timeout_s)
+            result = await self._loaded(model, lambda: self._client.infer(model, inputs, client_timeout=self.timeout_s))
         except InferenceServerException as error:
             raise _wrap(error, f"model {model!r} at {self.url} refused the request", self.url, self.timeout_s) from None
         return result.as_numpy(contract.IMAGES)
+
+    async def _loaded(self, model: str, call):
+        """As ``SigClient._loaded``: load on demand and retry where the server does that."""
+        for attempt in range(ADMISSION_TRIES):
+            try:
+                return await call()
+            except InferenceServerException as error:
+                if not _not_loaded(error) or not await self._server_loads_on_demand():
+                    raise
+                if attempt == ADMISSION_TRIES - 1:
+                    raise _gave_up(error, model, self.url) from None
+            await asyncio.sleep(ADMISSION_BACKOFF_S * (2 ** attempt) if attempt else 0)
+            try:
+                await self._client.infer(ADMISSION_MODEL, admission_inputs(aioclient, model), client_timeout=self.timeout_s)
+            except InferenceServerException as error:
+                raise _admission_failed(error, model, self.url) from None
+
+    async def _server_loads_on_demand(self) -> bool:
+        if self._loads_on_demand is None:
+            try:
+                self._loads_on_demand = await self._client.is_model_ready(ADMISSION_MODEL)
+            except InferenceServerException:
+                self._loads_on_demand = False
+        return self._loads_on_demand
 
     async def run(self, request: Request) -> np.ndarray:
         return await self.infer(contract.build_inputs(request))

@@ -2,7 +2,8 @@
 
 The wheel ships ``tritonserver`` with the python backend; the stub for this Python is copied,
 with the backend library, into a private backend folder. Models are loaded in explicit
-model-control mode so a model whose stub process died can be unloaded and loaded again.
+model-control mode so a model whose stub process died can be unloaded and loaded again, and so
+that under ``max_loaded`` only some are loaded (the others on demand, see ``admission``).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sigctl.errors import SigctlError
+from sigctl.serving.admission import ADMISSION_MODEL, admission_inputs, write_admission_repository
+from sigctl.serving.processes import STUB_NAME, stub_counts, stub_pids_with_prefix
 
 log = logging.getLogger(__name__)
 
-STUB_NAME = "triton_python_backend_stub"
+ON_DEMAND = "ON_DEMAND"  # model_report's state of a model never loaded under --max-loaded
 UNLOAD_GRACE_S = 5.0  # a dead-stub model version unloads in ~1 s, or never
 
 
@@ -43,6 +46,12 @@ class ServerSettings:
     startup_timeout_s: float = 120.0
     watchdog_interval_s: float = 1.0
     log_verbose: int = 0
+    # At most this many pyramids loaded; the others load on demand through the admission model (None: all loaded).
+    max_loaded: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_loaded is not None and self.max_loaded < 1:
+            raise ServerError(f"--max-loaded must be at least 1 (got {self.max_loaded}): it is how many pyramids stay loaded at once")
 
     @property
     def grpc_url(self) -> str:
@@ -125,7 +134,8 @@ class TritonServer:
     def start(self) -> None:
         if is_remote(self.settings.repository):
             # Triton lists and downloads it (credentials from AWS_* variables); nothing to check here.
-            repository, to_load = str(self.settings.repository), ["--load-model=*"]
+            # Under --max-loaded nothing is listed here: every pyramid loads on demand.
+            repository, to_load = str(self.settings.repository), ["--load-model=*"] if self.settings.max_loaded is None else []
         else:
             repository = Path(self.settings.repository).resolve()
             if repository.exists() and not repository.is_dir():
@@ -135,6 +145,10 @@ class TritonServer:
             to_load = self._models_to_load(repository)
         install = locate_triton()
         self.workdir = Path(tempfile.mkdtemp(prefix="sigctl-triton-"))
+        repositories = [f"--model-repository={repository}"]
+        if self.settings.max_loaded is not None:
+            repositories.append(f"--model-repository={self._admission_repository()}")
+            to_load = [*to_load[:self.settings.max_loaded], f"--load-model={ADMISSION_MODEL}"]
         backend_dir = self.workdir / "backends" / "python"
         backend_dir.mkdir(parents=True)
         for source in (install.backend_library, install.backend_utils, install.stub):
@@ -142,7 +156,7 @@ class TritonServer:
         s = self.settings
         command = [
             str(install.binary),
-            f"--model-repository={repository}",
+            *repositories,
             f"--backend-directory={self.workdir / 'backends'}",
             "--model-control-mode=explicit",
             *to_load,
@@ -185,10 +199,18 @@ class TritonServer:
                 self.not_loaded[model.name] = (
                     f"version {', '.join(missing)} has no model.py (Triton's python backend would wait for it forever); export the model again"
                 )
-        if not self.not_loaded:
+        models = [p.name for p in sorted(repository.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+        if self.settings.max_loaded is not None:
+            if ADMISSION_MODEL in models:
+                raise ServerError(f"{repository / ADMISSION_MODEL}: the name {ADMISSION_MODEL} is sigctl's own under --max-loaded; rename that model")
+        elif not self.not_loaded:
             return ["--load-model=*"]
-        return [f"--load-model={p.name}" for p in sorted(repository.iterdir())
-                if p.is_dir() and not p.name.startswith(".") and p.name not in self.not_loaded]
+        return [f"--load-model={name}" for name in models if name not in self.not_loaded]
+
+    def _admission_repository(self) -> Path:
+        """The admission model in a second repository inside this server's temporary folder."""
+        host = "127.0.0.1" if self.settings.host in ("0.0.0.0", "") else self.settings.host
+        return write_admission_repository(self.workdir / "admission", self.settings.max_loaded, f"{host}:{self.settings.http_port}", self.not_loaded)
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """SIGTERM (Triton unloads models and ends its stubs), SIGKILL the group if it hangs, clean up.
@@ -249,9 +271,7 @@ class TritonServer:
 
     # -- readiness and health -----------------------------------------------------------------------
     def client(self):
-        import tritonclient.grpc as grpcclient
-
-        return grpcclient.InferenceServerClient(self.settings.grpc_url)
+        return grpcclient_module().InferenceServerClient(self.settings.grpc_url)
 
     def _wait_until_live(self) -> None:
         """Triton opens its endpoints only after the startup loads, so once it is live every model
@@ -284,7 +304,9 @@ class TritonServer:
         report = {}
         for model in index.get("models", []):
             name, state, reason = model["name"], model.get("state", ""), model.get("reason", "")
-            if not state:
+            if not state and self.settings.max_loaded is not None:
+                state, reason = ON_DEMAND, "not loaded yet; loads on its first request"
+            elif not state:
                 state, reason = "UNAVAILABLE", self._logged_reason(name) or "Triton did not load it (no state); see its log"
             report[name] = ModelStatus(state, _first_lines(reason))
         report.update({name: ModelStatus("UNAVAILABLE", reason) for name, reason in self.not_loaded.items()})
@@ -297,20 +319,18 @@ class TritonServer:
 
     def stub_processes(self) -> dict[str, int]:
         """Model name -> number of live python-backend stub processes under this server."""
-        counts: dict[str, int] = {}
-        for pid in _children(self.process.pid):
-            try:
-                arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if len(arguments) > 1 and arguments[0].endswith(STUB_NAME.encode()):
-                model = Path(arguments[1].decode(errors="replace")).parent.parent.name
-                counts[model] = counts.get(model, 0) + 1
-        return counts
+        return stub_counts(self.process.pid)
 
     def expected_instances(self, model: str) -> int:
         config = self.client().get_model_config(model, as_json=True)["config"]
         return sum(int(group.get("count", 1)) for group in config.get("instance_group", [])) or 1
+
+    def _instances_or_zero(self, model: str) -> int:
+        """Its instance count; 0 for a model unloaded since (on demand): nothing to heal there."""
+        try:
+            return self.expected_instances(model)
+        except Exception:  # noqa: BLE001 - tritonclient raises InferenceServerException for a model not loaded
+            return 0
 
     def heal(self) -> list[str]:
         """Reload every READY model that has lost a stub process; returns the models reloaded.
@@ -319,11 +339,17 @@ class TritonServer:
         healthy"), Triton 2.51 never finishes unloading that version: it stays UNLOADING for good
         and holds the server's shutdown for its whole exit timeout. The reload still works; the
         stuck version is counted so that ``stop`` does not wait for it.
+
+        Under ``max_loaded`` models come and go on demand: one is healed only if it was READY both
+        before and after its processes were counted (one being loaded or unloaded meanwhile is not
+        dead), and it is loaded again through the admission model, which keeps the limit.
         """
         healed = []
+        before = self.model_states()
         stubs = self.stub_processes()
+        # READY both before and after the count: a model loaded or unloaded on demand meanwhile is not dead.
         for model, state in self.model_states().items():
-            if state == "READY" and stubs.get(model, 0) < self.expected_instances(model):
+            if state == "READY" and before.get(model) == "READY" and stubs.get(model, 0) < self._instances_or_zero(model):
                 log.warning("model %s lost its backend process; reloading it", model)
                 client = self.client()
                 client.unload_model(model)
@@ -331,7 +357,11 @@ class TritonServer:
                 if not _wait_for(lambda name=model: self.model_states().get(name) == "UNAVAILABLE", UNLOAD_GRACE_S):
                     self.stuck_unloads += 1
                     log.warning("the old version of %s does not finish unloading (a request reached its dead process)", model)
-                client.load_model(model)
+                if self.settings.max_loaded is None or model == ADMISSION_MODEL:
+                    client.load_model(model)
+                else:
+                    # Through the admission model: a load of its own here could race one there to N+1 loaded.
+                    client.infer(ADMISSION_MODEL, admission_inputs(grpcclient_module(), model))
                 healed.append(model)
         self.reloads.extend(healed)
         return healed
@@ -350,7 +380,7 @@ class TritonServer:
         self._watchdog.start()
 
     def _kill_leftover_stubs(self) -> None:
-        for pid in _stub_pids_with_prefix(self.shm_prefix):
+        for pid in stub_pids_with_prefix(self.shm_prefix):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -367,31 +397,10 @@ def _terminate_with_parent() -> None:
         pass
 
 
-def _children(parent: int) -> list[int]:
-    try:
-        tasks = Path(f"/proc/{parent}/task").iterdir()
-        children = []
-        for task in tasks:
-            text = (task / "children").read_text().split()
-            children.extend(int(pid) for pid in text)
-        return children
-    except OSError:
-        return []
+def grpcclient_module():
+    import tritonclient.grpc as grpcclient  # imported late: starting a server needs none of it
 
-
-def _stub_pids_with_prefix(prefix: str) -> list[int]:
-    """Stubs whose shared-memory region names this server's prefix (orphans after a hard kill)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            arguments = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if STUB_NAME.encode() in arguments and prefix.encode() in arguments:
-            found.append(int(entry.name))
-    return found
+    return grpcclient
 
 
 def _wait_for(condition, timeout_s: float) -> bool:
