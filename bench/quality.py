@@ -10,6 +10,7 @@ Budgets (one per run of the script, stated in the table's title):
   GPNN with the paper's 10 EM passes per level, one PyTorch thread (``--threads``). About 5
   minutes on 2 busy CPU cores.
 - ``cpu500``: the same at 500 iterations per stage or scale (seed 004's count; about 4x as long).
+- ``cpu128``: the quick preset at 128 px (PetsGAN's generator then works at 16 px, not 8).
 - ``paper``: the paper preset at 250 px (2000 iterations per scale, 3 D + 3 G steps), 50 samples,
   on a CUDA GPU (SinGAN: about an hour per image on a laptop GPU).
 
