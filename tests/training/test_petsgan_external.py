@@ -110,6 +110,22 @@ def test_the_inversion_ends_nearer_the_image_than_the_latent_it_starts_from(tiny
     assert inversion_loss(generator, draws, target, settings.likelihood_weight).min().item() == pytest.approx(before, abs=1e-7)
 
 
+def test_the_inversion_keeps_the_best_latent_it_saw_not_the_last(tiny):
+    # A last stage at an absurd learning rate throws the latent far off; the latent kept must still
+    # score no worse than where the first two stages left it.
+    generator = ExternalGenerator(tiny[1])
+    image = torch.rand(1, 3, 16, 16) * 2 - 1
+    settings = external(inversion_lrs=(0.1, 0.01, 50.0))
+    two_stages = external(inversion_lrs=(0.1, 0.01, 50.0), inversion_iterations=(10, 10, 0))
+    kept, after_two = (invert(generator, image, s, torch.Generator().manual_seed(3)) for s in (settings, two_stages))
+    losses = [inversion_loss(generator, z, image, settings.likelihood_weight).item() for z in (kept, after_two)]
+    assert losses[0] <= losses[1] + 1e-6
+    diverged = invert(generator, image, external(inversion_lrs=(50.0, 50.0, 50.0)), torch.Generator().manual_seed(3))
+    start = select_latent(generator, image, settings, torch.Generator().manual_seed(3))
+    # Even when every step diverges, the kept latent is no worse than the selected start.
+    assert inversion_loss(generator, diverged, image, settings.likelihood_weight).item() <= inversion_loss(generator, start, image, settings.likelihood_weight).item() + 1e-6
+
+
 def test_an_onnx_generator_gets_the_gradient_free_selection_alone(tiny):
     generator, settings = ExternalGenerator(tiny[2]), external()
     image = torch.rand(1, 3, 16, 16) * 2 - 1
@@ -174,6 +190,12 @@ def test_garbage_named_onnx_or_pt2_a_fixed_batch_and_a_missing_file_are_refused(
         external(generator=str(tmp_path / "fixed.pt2"))
     with pytest.raises(SettingsError, match=r"external prior generator .*nothing.pt does not exist"):
         external(generator=str(tmp_path / "nothing.pt"))
+    (tmp_path / "loop_a").symlink_to(tmp_path / "loop_b")
+    (tmp_path / "loop_b").symlink_to(tmp_path / "loop_a")
+    with pytest.raises(SettingsError, match=r"external prior generator .*loop_a: Symlink loop"):
+        external(generator=str(tmp_path / "loop_a"))
+    with pytest.raises(SettingsError, match=r"the external prior generator path is empty"):
+        external(generator=" ")
 
 
 def test_the_work_is_bounded_by_the_settings():

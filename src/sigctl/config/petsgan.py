@@ -121,7 +121,12 @@ class PetsGANExternalPriorSettings(Settings):
     def _pin_the_file(cls, values: Any) -> Any:
         """A new run names its generator by absolute path and hash, so a resume uses exactly that file."""
         if isinstance(values, dict) and values.get("generator") is not None and values.get("generator_sha256") is None:
-            path = Path(values["generator"]).expanduser().resolve()
+            if not str(values["generator"]).strip():
+                raise ValueError("the external prior generator path is empty; name a TorchScript, .pt2 or ONNX file")
+            try:
+                path = Path(values["generator"]).expanduser().resolve()
+            except (OSError, RuntimeError) as error:  # a symlink loop raises RuntimeError in Python 3.11
+                raise ValueError(f"external prior generator {values['generator']}: {error}") from None
             probe_generator(path)  # exists, bounded, loads, keeps the signature: before any hashing or training
             values = {**values, "generator": str(path), "generator_sha256": sha256_of(path)}
         return values

@@ -77,10 +77,17 @@ class ExternalGenerator:
         return module
 
     def _load_exported(self):
+        # torch logs its own traceback at WARNING before raising for a file that is not a program;
+        # the refusal below says what is wrong in one line instead.
+        export_log = logging.getLogger("torch.export")
+        level = export_log.level
+        export_log.setLevel(logging.ERROR)
         try:
             program = torch.export.load(str(self.path))
         except Exception as error:  # noqa: BLE001 - torch raises several types for a file that is not a saved program
             raise self._refuse(f"it is not a program torch.export.load can read ({_first_line(error)})") from None
+        finally:
+            export_log.setLevel(level)
         names = program.graph_signature.user_inputs
         inputs = [node.meta.get("val") for node in program.graph.nodes if node.op == "placeholder" and node.name in names]
         if len(inputs) != 1 or len(program.graph_signature.user_outputs) != 1:
