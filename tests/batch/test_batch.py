@@ -129,6 +129,15 @@ def test_an_invalid_job_file_names_the_field_and_line(tmp_path):
         load_job(path)
 
 
+def test_an_output_through_a_symlink_loop_is_a_clear_error(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    path = tmp_path / "job.yaml"
+    path.write_text("output: a/out\ntasks:\n  - count: 1\n")
+    result = runner.invoke(app, ["batch", str(path), "--local", "nowhere"])
+    assert result.exit_code == 2 and "Symlink loop" in result.output and "give a path that resolves" in result.output
+
+
 def test_an_unknown_model_fails_before_any_work(triton, tmp_path):
     job = write_job(tmp_path, count=10, model="giraffes")
     result = runner.invoke(app, ["batch", str(job), "--server", triton.settings.grpc_url])

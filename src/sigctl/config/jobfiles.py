@@ -110,4 +110,7 @@ def no_tilde(output: Path) -> Path:
 
 
 def absolute(path: Path) -> Path:
-    return Path(path).expanduser().resolve()
+    try:
+        return Path(path).expanduser().resolve()
+    except (OSError, RuntimeError) as error:  # a symlink loop raises RuntimeError in Python 3.11
+        raise SettingsError(f"{path}: {error}; give a path that resolves") from None
