@@ -16,8 +16,8 @@ endpoint on the same machine.
 from __future__ import annotations
 
 import json
-import os
 import logging
+import os
 import time
 import urllib.error
 import urllib.parse
